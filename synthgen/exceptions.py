@@ -1,0 +1,110 @@
+"""Every error synthgen raises on purpose, in one tree.
+
+Each message is one line that names the column, parameter or file, what was
+expected and what was found. The CLI maps the tree to exit codes: usage
+errors (``UsageError``) exit 2, everything else under ``SynthgenError`` exits 1.
+
+    SynthgenError
+    ├── UsageError                 bad command-line usage or API arguments (exit 2)
+    │   └── ParameterError         unknown generator, unknown/invalid parameter
+    ├── DataError                  the input table cannot be used
+    │   ├── FileFormatError        missing, empty, unreadable or wrong-format file
+    │   └── SchemaError            column problems, collected and raised together
+    ├── GeneratorError             a generator cannot fit or sample this data
+    │   └── NotEnoughRowsError     a rare class has too few rows for the method
+    ├── ModelStoreError            saving or loading a model folder failed
+    │   ├── IntegrityError         a payload's sha256 differs from the manifest
+    │   └── IncompatibleModelError manifest from an unknown format version
+    ├── OutputExistsError          output exists and --force was not given
+    ├── EvaluationError            inputs to evaluation do not fit together
+    ├── ScorecardError             a scorecard file is corrupt or of another version
+    └── PolicyError                a gate policy is malformed (names the line)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SynthgenError",
+    "UsageError",
+    "ParameterError",
+    "DataError",
+    "FileFormatError",
+    "SchemaError",
+    "GeneratorError",
+    "NotEnoughRowsError",
+    "ModelStoreError",
+    "IntegrityError",
+    "IncompatibleModelError",
+    "OutputExistsError",
+    "EvaluationError",
+    "ScorecardError",
+    "PolicyError",
+]
+
+
+class SynthgenError(Exception):
+    """Base of every error synthgen raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(SynthgenError, ValueError):
+    """The call itself is wrong: a bad argument or option."""
+
+    exit_code = 2
+
+
+class ParameterError(UsageError):
+    """Unknown generator name, unknown parameter, or a parameter value out of range."""
+
+
+class DataError(SynthgenError, ValueError):
+    """The input table cannot be used as given."""
+
+
+class FileFormatError(DataError):
+    """A file is missing, empty, unreadable, or not CSV/Parquet."""
+
+
+class SchemaError(DataError):
+    """One or more column problems; ``problems`` lists each, the message joins them."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class GeneratorError(SynthgenError, RuntimeError):
+    """A generator cannot fit or sample this data; the message says what to change."""
+
+
+class NotEnoughRowsError(GeneratorError):
+    """A rare class has fewer rows than the method needs."""
+
+
+class ModelStoreError(SynthgenError):
+    """Saving or loading a model folder failed."""
+
+
+class IntegrityError(ModelStoreError):
+    """A payload file's sha256 differs from the manifest: the folder was changed."""
+
+
+class IncompatibleModelError(ModelStoreError):
+    """The manifest comes from a format version this synthgen cannot read."""
+
+
+class OutputExistsError(SynthgenError):
+    """The output path exists and overwriting was not asked for (--force)."""
+
+
+class EvaluationError(SynthgenError, ValueError):
+    """Real and synthetic inputs to evaluation do not fit together."""
+
+
+class ScorecardError(SynthgenError, ValueError):
+    """A scorecard JSON file is corrupt or of an unknown version."""
+
+
+class PolicyError(SynthgenError, ValueError):
+    """A gate policy file is malformed; the message names the line."""

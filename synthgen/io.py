@@ -1,0 +1,224 @@
+"""Reading and writing tables (CSV or Parquet by suffix), atomically, with hashes."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import FileFormatError, OutputExistsError, UsageError
+
+__all__ = [
+    "read_table",
+    "write_table",
+    "table_format",
+    "sha256_file",
+    "sha256_frame",
+    "atomic_path",
+    "atomic_dir",
+    "check_output",
+    "TableWriter",
+]
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".csv.bz2", ".csv.zip", ".csv.xz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def table_format(path: str | os.PathLike) -> str:
+    """Return 'csv' or 'parquet' from the file suffix; anything else is a usage error."""
+    name = str(path).lower()
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    raise UsageError(
+        f"file '{path}': unknown table format; use a .csv, .csv.gz or .parquet suffix"
+    )
+
+
+def _csv_header(path: Path) -> list[str]:
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as handle:  # type: ignore[operator]
+            return next(csv.reader(handle), [])
+    except (UnicodeDecodeError, OSError, csv.Error) as exc:
+        raise FileFormatError(f"file '{path}': not a readable CSV file ({exc})") from None
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV or Parquet file with checks that name the file and the problem."""
+    path = Path(path)
+    fmt = table_format(path)
+    if not path.exists():
+        raise FileFormatError(f"file '{path}': does not exist")
+    if path.is_dir():
+        raise FileFormatError(f"file '{path}': is a folder, expected a {fmt.upper()} file")
+    if path.stat().st_size == 0:
+        raise FileFormatError(f"file '{path}': is empty")
+    if fmt == "parquet":
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for garbage
+            raise FileFormatError(f"file '{path}': not a readable Parquet file ({type(exc).__name__})") from None
+    else:
+        header = _csv_header(path)
+        dupes = sorted(name for name, count in Counter(header).items() if count > 1)
+        if dupes:
+            raise FileFormatError(
+                f"file '{path}': duplicate column names {', '.join(repr(d) for d in dupes)}"
+            )
+        try:
+            df = pd.read_csv(path, low_memory=False)
+        except pd.errors.EmptyDataError:
+            raise FileFormatError(f"file '{path}': is empty (no header row)") from None
+        except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError) as exc:
+            raise FileFormatError(f"file '{path}': not a readable CSV file ({type(exc).__name__})") from None
+        if _looks_binary(df):
+            raise FileFormatError(f"file '{path}': does not look like a CSV table (binary content)")
+    if df.columns.duplicated().any():
+        dupes = sorted(set(df.columns[df.columns.duplicated()]))
+        raise FileFormatError(f"file '{path}': duplicate column names {dupes}")
+    if len(df) == 0:
+        raise FileFormatError(f"file '{path}': has a header but no rows")
+    return df
+
+
+def _looks_binary(df: pd.DataFrame) -> bool:
+    names = "".join(map(str, df.columns))
+    return "\x00" in names or any(ord(ch) < 9 for ch in names)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write a whole table atomically (temporary file, then rename)."""
+    with TableWriter(path, force=force) as writer:
+        writer.write(df)
+    return Path(path)
+
+
+def check_output(path: str | os.PathLike, *, force: bool) -> Path:
+    """Refuse an existing output without force, and an output folder that cannot be written."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"output '{path}' exists; pass --force to overwrite it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise UsageError(f"output '{path}': folder '{parent}' does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"output '{path}': folder '{parent}' is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only on success."""
+    path = check_output(path, force=force)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; it replaces ``path`` only on success."""
+    path = check_output(path, force=force)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            backup = path.with_name(f".{path.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            os.replace(path, backup)
+            os.replace(tmp, path)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class TableWriter:
+    """Append DataFrame chunks to a CSV or Parquet file, renamed into place on close."""
+
+    def __init__(self, path: str | os.PathLike, *, force: bool = False):
+        self.path = Path(path)
+        self.format = table_format(self.path)
+        self._ctx = atomic_path(self.path, force=force)
+        self._tmp: Path | None = None
+        self._parquet = None
+        self._schema = None
+        self._first = True
+        self.rows = 0
+
+    def __enter__(self) -> "TableWriter":
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        assert self._tmp is not None, "use TableWriter as a context manager"
+        if self.format == "csv":
+            compression = "gzip" if str(self.path).lower().endswith(".gz") else None
+            mode = "w" if self._first else "a"
+            if compression and not self._first:
+                # gzip members concatenate into one valid stream
+                with gzip.open(self._tmp, "at", newline="") as handle:
+                    chunk.to_csv(handle, header=False, index=False)
+            else:
+                chunk.to_csv(self._tmp, mode=mode, header=self._first, index=False, compression=compression)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self._tmp, self._schema)
+            else:
+                table = table.cast(self._schema)
+            self._parquet.write_table(table)
+        self._first = False
+        self.rows += len(chunk)
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._parquet is not None:
+            self._parquet.close()
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_frame(df: pd.DataFrame) -> str:
+    """Hex sha256 of a DataFrame's content (column names, dtypes and values), order-sensitive."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(f"{c}:{t}" for c, t in zip(df.columns, df.dtypes.astype(str))).encode())
+    hashes = pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
+    digest.update(hashes.tobytes())
+    return digest.hexdigest()
+
+
+def iter_chunks(df: pd.DataFrame, size: int) -> Iterable[pd.DataFrame]:
+    for start in range(0, len(df), size):
+        yield df.iloc[start : start + size]

@@ -1,0 +1,486 @@
+"""Column kinds: detected once, validated, kept as versioned JSON, and used to restore dtypes.
+
+A ``Schema`` records, per column, what kind of data it holds and what it takes
+to give generated values back in the original form: dtype, category set,
+integer-ness, datetime text format, range and missing-value rate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, IncompatibleModelError, SchemaError, UsageError
+
+__all__ = ["ColumnKind", "ColumnSpec", "Schema", "SCHEMA_VERSION", "parse_column_kinds"]
+
+SCHEMA_VERSION = 1
+
+
+class ColumnKind(str, Enum):
+    """What a column holds; decides how it is modelled and restored."""
+
+    CONTINUOUS = "continuous"
+    INTEGER = "integer"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    IDENTIFIER = "identifier"  # unique per row: never modelled, fresh values generated
+    PERSONAL = "personal"  # personal data / free text: never modelled, never copied
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER, ColumnKind.DATETIME)
+
+    @property
+    def is_categorical(self) -> bool:
+        return self in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN)
+
+    @property
+    def is_modelled(self) -> bool:
+        return self.is_numeric or self.is_categorical
+
+
+KIND_NAMES = [k.value for k in ColumnKind]
+
+# Text date formats tried in order; the first that parses every sampled value wins.
+_DATETIME_FORMATS = [
+    ("%Y-%m-%d %H:%M:%S", r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"),
+    ("%Y-%m-%dT%H:%M:%S", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"),
+    ("%Y-%m-%d %H:%M", r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$"),
+    ("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}$"),
+    ("%Y/%m/%d", r"^\d{4}/\d{2}/\d{2}$"),
+    ("%m/%d/%Y", r"^\d{2}/\d{2}/\d{4}$"),
+    ("%d/%m/%Y", r"^\d{2}/\d{2}/\d{4}$"),
+    ("%d.%m.%Y", r"^\d{2}\.\d{2}\.\d{4}$"),
+    ("%m/%y", r"^(0[1-9]|1[0-2])/\d{2}$"),
+    ("%m/%Y", r"^(0[1-9]|1[0-2])/\d{4}$"),
+    ("%Y-%m", r"^\d{4}-(0[1-9]|1[0-2])$"),
+]
+_ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key)$|^id[_\-]|[a-z]Id$|ID$", re.IGNORECASE)
+_PERSONAL_NAME = re.compile(
+    r"(^|_)(e?mail|phone|mobile|telephone|ssn|social_security|passport|iban|address|street|"
+    r"first_?name|last_?name|full_?name|surname|name|ip_?address|ip)($|_)",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[\d\s\-().]{7,20}$")
+_TRUE_FALSE = {"true", "false", "yes", "no", "t", "f", "y", "n"}
+_SAMPLE = 2000  # values looked at when testing a text column for dates, emails, phones
+
+
+def _py(value: Any) -> Any:
+    """A JSON-safe Python scalar for a numpy/pandas scalar."""
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+@dataclass
+class ColumnSpec:
+    """One column: its kind and everything needed to restore generated values."""
+
+    name: str
+    kind: ColumnKind
+    dtype: str
+    missing_rate: float = 0.0
+    categories: list | None = None
+    datetime_format: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    reason: str = ""
+    id_prefix: str | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["kind"] = self.kind.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ColumnSpec":
+        data = dict(data)
+        data["kind"] = ColumnKind(data["kind"])
+        return cls(**data)
+
+
+@dataclass
+class Schema:
+    """Ordered column specs of a table plus its target column."""
+
+    columns: list[ColumnSpec]
+    target: str | None = None
+    notes: list[str] = field(default_factory=list)
+    version: int = SCHEMA_VERSION
+
+    # ------------------------------------------------------------------ access
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def __getitem__(self, name: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self.columns)
+
+    def features(self) -> list[ColumnSpec]:
+        """Every column but the target."""
+        return [c for c in self.columns if c.name != self.target]
+
+    def modelled(self) -> list[ColumnSpec]:
+        """Feature columns a generator learns (not identifiers, not personal data)."""
+        return [c for c in self.features() if c.kind.is_modelled]
+
+    # --------------------------------------------------------------- detection
+    @classmethod
+    def detect(
+        cls,
+        df: pd.DataFrame,
+        target: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> "Schema":
+        """Detect each column's kind; collect every problem into one SchemaError."""
+        if not isinstance(df, pd.DataFrame):
+            raise UsageError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if len(df.columns) == 0 or len(df) == 0:
+            raise DataError("table is empty: it needs a header and at least one row")
+        problems: list[str] = []
+        dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        if dupes:
+            raise SchemaError([f"duplicate column names {', '.join(repr(d) for d in dupes)}"])
+        overrides = dict(overrides or {})
+        for name, kind in overrides.items():
+            if name not in df.columns:
+                problems.append(f"--column-kind names column '{name}', which is not in the table")
+            if kind not in KIND_NAMES:
+                problems.append(f"--column-kind {name}={kind}: unknown kind; use one of {', '.join(KIND_NAMES)}")
+        if target is not None and target not in df.columns:
+            raise SchemaError([f"target column '{target}' not found; columns are: {', '.join(map(str, df.columns))}"])
+        if problems:
+            raise SchemaError(problems)
+        specs: list[ColumnSpec] = []
+        notes: list[str] = []
+        for name in df.columns:
+            series = df[name]
+            try:
+                if name in overrides:
+                    spec = _spec_for_kind(series, ColumnKind(overrides[name]), reason="set by user")
+                elif name == target:
+                    spec = _spec_for_kind(series, ColumnKind.CATEGORICAL, reason="target")
+                else:
+                    spec = _detect_column(series)
+            except _ColumnProblem as exc:
+                problems.append(str(exc))
+                continue
+            specs.append(spec)
+        if problems:
+            raise SchemaError(problems)
+        return cls(columns=specs, target=target, notes=notes)
+
+    # -------------------------------------------------------------- validation
+    def validate(self, df: pd.DataFrame, *, strict_categories: bool = False) -> None:
+        """Check a table against this schema; raise one SchemaError listing every problem."""
+        problems: list[str] = []
+        missing = [c for c in self.names if c not in df.columns]
+        extra = [str(c) for c in df.columns if c not in self]
+        if missing:
+            problems.append(f"columns missing from the table: {', '.join(missing)}")
+        if extra:
+            problems.append(f"columns not in the schema: {', '.join(extra)}")
+        for spec in self.columns:
+            if spec.name not in df.columns:
+                continue
+            series = df[spec.name]
+            if spec.kind in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER):
+                bad = _non_numeric_mask(series)
+                if bad.any():
+                    problems.append(_text_in_numbers(spec.name, series, bad))
+            elif spec.kind == ColumnKind.DATETIME:
+                parsed = to_datetime(series, spec.datetime_format)
+                bad = parsed.isna() & series.notna()
+                if bad.any():
+                    problems.append(
+                        f"column '{spec.name}': expected dates ({spec.datetime_format or 'datetime'}), "
+                        f"found {int(bad.sum())} rows that do not parse (first: row {int(np.flatnonzero(bad.to_numpy())[0])})"
+                    )
+            elif spec.kind.is_categorical and strict_categories and spec.categories is not None:
+                known = set(spec.categories)
+                unseen = sorted({str(v) for v in series.dropna().unique() if _py(v) not in known})
+                if unseen:
+                    problems.append(f"column '{spec.name}': values not in the category set: {', '.join(unseen[:5])}")
+        if problems:
+            raise SchemaError(problems)
+
+    # ---------------------------------------------------------- value mapping
+    def to_numeric(self, spec: ColumnSpec, series: pd.Series) -> np.ndarray:
+        """Numbers (float64, NaN for missing) for a numeric-kind column; datetimes in seconds."""
+        if spec.kind == ColumnKind.DATETIME:
+            stamps = to_datetime(series, spec.datetime_format).to_numpy(dtype="datetime64[ns]")
+            out = stamps.astype("int64").astype(np.float64) / 1e9
+            out[np.isnat(stamps)] = np.nan
+            return out
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def restore_column(self, spec: ColumnSpec, values: np.ndarray | pd.Series) -> pd.Series:
+        """Turn model-space values back into the column's original form and dtype."""
+        kind = spec.kind
+        if kind.is_numeric:
+            vals = np.asarray(values, dtype=np.float64)
+            finite = ~np.isnan(vals)
+            if spec.minimum is not None and spec.maximum is not None:
+                vals = np.where(finite, np.clip(vals, spec.minimum, spec.maximum), np.nan)
+            if kind == ColumnKind.INTEGER:
+                vals = np.round(vals)
+            if kind == ColumnKind.DATETIME:
+                ns = np.where(finite, np.round(vals) * 1e9, 0).astype("int64")
+                stamps = pd.Series(pd.to_datetime(ns, unit="ns"))
+                stamps[~finite] = pd.NaT
+                if spec.datetime_format:
+                    text = stamps.dt.strftime(spec.datetime_format)
+                    return text.astype(object).where(finite, None)
+                return stamps.astype(spec.dtype) if spec.dtype.startswith("datetime64") else stamps
+            return _cast(pd.Series(vals), spec.dtype, has_missing=not finite.all())
+        if kind.is_categorical:
+            series = pd.Series(values, dtype=object)
+            return _cast(series, spec.dtype, has_missing=series.isna().any())
+        return pd.Series(values)
+
+    # -------------------------------------------------------------- JSON I/O
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": self.version,
+            "target": self.target,
+            "columns": [c.to_dict() for c in self.columns],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Schema":
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise IncompatibleModelError(
+                f"schema version {version!r} is not supported (this synthgen reads version {SCHEMA_VERSION})"
+            )
+        return cls(
+            columns=[ColumnSpec.from_dict(c) for c in data["columns"]],
+            target=data.get("target"),
+            notes=list(data.get("notes", [])),
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Schema":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"schema JSON is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        return cls.from_dict(data)
+
+
+# ---------------------------------------------------------------------- helpers
+class _ColumnProblem(Exception):
+    pass
+
+
+def parse_column_kinds(items: Iterable[str]) -> dict[str, str]:
+    """Parse ``NAME=KIND`` strings from the command line."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or not name or not kind:
+            raise UsageError(f"--column-kind {item!r}: expected NAME=KIND, e.g. amount=continuous")
+        out[name] = kind.strip().lower()
+    return out
+
+
+def to_datetime(series: pd.Series, fmt: str | None) -> pd.Series:
+    """Parse a column to datetimes (naive, ns) with a known text format, or as datetime dtype."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        out = series
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+        return out.astype("datetime64[ns]")
+    return pd.to_datetime(series, format=fmt, errors="coerce").astype("datetime64[ns]")
+
+
+def _non_numeric_mask(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return pd.Series(False, index=series.index)
+    return pd.to_numeric(series, errors="coerce").isna() & series.notna()
+
+
+def _text_in_numbers(name: str, series: pd.Series, bad: pd.Series) -> str:
+    rows = np.flatnonzero(bad.to_numpy())
+    first = series.iloc[rows[0]]
+    return (
+        f"column '{name}': expected numbers, found text in {len(rows)} rows "
+        f"(first: row {int(rows[0])}, {str(first)[:30]!r}); fix those rows or pass --column-kind {name}=categorical"
+    )
+
+
+_NULLABLE_INT = {f"{u}int{b}": f"{u.upper()}Int{b}" for u in ("", "u") for b in (8, 16, 32, 64)}
+
+
+def _cast(series: pd.Series, dtype: str, *, has_missing: bool) -> pd.Series:
+    """Cast to the original dtype; an integer/bool dtype with missing values becomes its nullable twin."""
+    try:
+        if has_missing and dtype in _NULLABLE_INT:
+            return series.astype(_NULLABLE_INT[dtype])
+        if has_missing and dtype == "bool":
+            return series.astype("boolean")
+        if dtype in ("object", "str", "string"):
+            return series.astype(object if dtype == "object" else dtype)
+        if dtype == "category":
+            return series.astype("category")
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series
+
+
+def _basic(series: pd.Series, kind: ColumnKind, reason: str) -> ColumnSpec:
+    return ColumnSpec(
+        name=str(series.name),
+        kind=kind,
+        dtype=str(series.dtype),
+        missing_rate=round(float(series.isna().mean()), 6),
+        reason=reason,
+    )
+
+
+def _spec_for_kind(series: pd.Series, kind: ColumnKind, reason: str, fmt: str | None = None) -> ColumnSpec:
+    """Fill a spec for a known kind, learning range, categories or date format from the data."""
+    spec = _basic(series, kind, reason)
+    name = spec.name
+    values = series.dropna()
+    if kind.is_categorical:
+        cats = pd.unique(values)
+        try:
+            cats = sorted(cats)
+        except TypeError:
+            cats = sorted(cats, key=str)
+        spec.categories = [_py(v) for v in cats]
+    elif kind == ColumnKind.DATETIME:
+        if not pd.api.types.is_datetime64_any_dtype(series):
+            fmt = fmt or _datetime_format(values)
+            if fmt is None:
+                raise _ColumnProblem(f"column '{name}': set as datetime but its values match no known date format")
+        spec.datetime_format = fmt
+        parsed = to_datetime(values, fmt)
+        if parsed.isna().any():
+            raise _ColumnProblem(f"column '{name}': {int(parsed.isna().sum())} values do not parse as dates ({fmt})")
+        secs = parsed.astype("int64").to_numpy() / 1e9
+        spec.minimum, spec.maximum = float(secs.min()), float(secs.max())
+    elif kind.is_numeric:
+        bad = _non_numeric_mask(series)
+        if bad.any():
+            raise _ColumnProblem(_text_in_numbers(name, series, bad))
+        nums = pd.to_numeric(values, errors="coerce")
+        spec.minimum, spec.maximum = float(nums.min()), float(nums.max())
+    elif kind == ColumnKind.IDENTIFIER and not pd.api.types.is_numeric_dtype(series):
+        spec.id_prefix = _fresh_prefix(values.astype(str))
+    return spec
+
+
+def _fresh_prefix(values: pd.Series) -> str:
+    """A prefix no real identifier starts with, so generated ones can never equal a real one."""
+    prefix = "SYN-"
+    while values.str.startswith(prefix).any():
+        prefix = "SYN" + prefix
+    return prefix
+
+
+def _datetime_format(values: pd.Series) -> str | None:
+    sample = values.astype(str).drop_duplicates()
+    sample = sample.iloc[:_SAMPLE]
+    if sample.empty:
+        return None
+    for fmt, pattern in _DATETIME_FORMATS:
+        if not sample.str.match(pattern).all():
+            continue
+        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        if parsed.notna().all():
+            return fmt
+    return None
+
+
+def _detect_column(series: pd.Series) -> ColumnSpec:
+    """Pick a kind for one column, with the reason recorded in the spec."""
+    name = str(series.name)
+    values = series.dropna()
+    n = len(series)
+    if values.empty:
+        raise _ColumnProblem(f"column '{name}': every value is empty; drop the column")
+    nunique = values.nunique()
+    if nunique == 1 and n > 1:
+        raise _ColumnProblem(
+            f"column '{name}': constant (every value is {str(values.iloc[0])[:30]!r}); "
+            f"drop it, or keep it with --column-kind {name}=categorical"
+        )
+    unique_per_row = nunique == len(values) and len(values) >= 20
+    id_like_name = bool(_ID_NAME.search(name))
+    if pd.api.types.is_bool_dtype(series):
+        return _spec_for_kind(series, ColumnKind.BOOLEAN, "true/false values")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _spec_for_kind(series, ColumnKind.DATETIME, "datetime dtype")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _spec_for_kind(series, ColumnKind.CATEGORICAL, "category dtype")
+    if pd.api.types.is_numeric_dtype(series):
+        integral = bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
+        if integral and id_like_name and (unique_per_row or nunique >= max(0.05 * len(values), 50)):
+            return _spec_for_kind(series, ColumnKind.IDENTIFIER, "ID-like name with high cardinality")
+        if integral and unique_per_row:
+            ints = np.sort(values.to_numpy(dtype=np.int64))
+            if ints[-1] - ints[0] == len(ints) - 1:
+                return _spec_for_kind(series, ColumnKind.IDENTIFIER, "consecutive integers, one per row")
+        if integral:
+            return _spec_for_kind(series, ColumnKind.INTEGER, "whole numbers")
+        return _spec_for_kind(series, ColumnKind.CONTINUOUS, "numbers")
+    # text
+    text = values.astype(str)
+    lowered = set(text.str.strip().str.lower().unique()[:3])
+    if nunique == 2 and lowered <= _TRUE_FALSE:
+        return _spec_for_kind(series, ColumnKind.BOOLEAN, "two true/false words")
+    numeric = pd.to_numeric(text, errors="coerce")
+    share_numeric = float(numeric.notna().mean())
+    if share_numeric == 1.0:
+        spec = _detect_column(pd.Series(numeric.reindex(series.index), name=name))
+        spec.dtype = str(series.dtype)
+        return spec
+    if share_numeric >= 0.9:
+        raise _ColumnProblem(_text_in_numbers(name, series, _non_numeric_mask(series)))
+    fmt = _datetime_format(text)
+    if fmt is not None:
+        return _spec_for_kind(series, ColumnKind.DATETIME, f"dates formatted {fmt}", fmt=fmt)
+    sample = text.iloc[:_SAMPLE]
+    if sample.str.match(_EMAIL).mean() >= 0.8:
+        return _spec_for_kind(series, ColumnKind.PERSONAL, "email addresses")
+    if sample.str.match(_PHONE).mean() >= 0.8 and sample.str.count(r"\d").mean() >= 7:
+        return _spec_for_kind(series, ColumnKind.PERSONAL, "phone numbers")
+    if _PERSONAL_NAME.search(name) and nunique > 0.2 * len(values):
+        return _spec_for_kind(series, ColumnKind.PERSONAL, "personal-data column name with many distinct values")
+    mean_len = float(sample.str.len().mean())
+    has_space = float(sample.str.contains(" ").mean())
+    if mean_len > 30 and has_space > 0.5 and nunique > 0.5 * len(values):
+        return _spec_for_kind(series, ColumnKind.PERSONAL, "free text")
+    if unique_per_row or (id_like_name and nunique >= max(0.05 * len(values), 50)):
+        if has_space < 0.1:
+            return _spec_for_kind(series, ColumnKind.IDENTIFIER, "a distinct code per row")
+        return _spec_for_kind(series, ColumnKind.PERSONAL, "distinct text per row")
+    return _spec_for_kind(series, ColumnKind.CATEGORICAL, "text with repeated values")
