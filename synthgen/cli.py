@@ -1,0 +1,181 @@
+"""`synthgen` command line: argument parsing only; every command calls the library.
+
+Exit status: 0 success, 1 data/model/evaluation errors and a FAIL verdict, 2 usage errors.
+Errors print one line (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .exceptions import SynthgenError, UsageError
+
+__all__ = ["main", "build_parser"]
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .models import generator_names
+
+    parser = _Parser(
+        prog="synthgen",
+        description="Synthetic rows for the rare class of a table, scored and gated before release.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("inspect", help="show the detected column kinds and the class balance")
+    p.add_argument("data", help="CSV or Parquet file (by suffix)")
+    p.add_argument("--target", required=True, help="the label column")
+    p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--json", action="store_true", help="print the schema as JSON (editable, usable with fit --schema)")
+
+    p = sub.add_parser("fit", help="fit a generator on the rare-class rows of the train split and save it")
+    p.add_argument("data", help="CSV or Parquet file (by suffix)")
+    p.add_argument("--target", required=True, help="the label column")
+    p.add_argument("--generator", required=True, metavar="NAME", help=f"one of: {', '.join(generator_names())}")
+    p.add_argument("--param", action="append", default=[], type=_param, metavar="KEY=VALUE",
+                   help="generator parameter (JSON value or text), e.g. k_neighbors=3, epochs=50")
+    p.add_argument("--holdout", type=_fraction, default=0.3, help="fraction kept back for evaluation (default 0.3; 0 allowed)")
+    p.add_argument("--seed", type=_int, default=0, help="seed for the split and the generator (default 0)")
+    p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--force", action="store_true", help="replace an existing model folder")
+
+    p = sub.add_parser("generate", help="stream N synthetic rows from a saved model to CSV or Parquet")
+    p.add_argument("model", help="model folder written by `synthgen fit`")
+    p.add_argument("-n", required=True, type=_int, help="number of rows")
+    p.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
+    p.add_argument("--seed", type=_int, default=None, help="sampling seed (default: the model's seed)")
+    p.add_argument("--label", default=None, help="which rare class, when several were fitted")
+    p.add_argument("--chunk-size", type=_int, default=100_000, help="rows per written chunk (default 100000)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("demo", help="run the main job on the bundled fraud table")
+    p.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
+    p.add_argument("--seed", type=_int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(_COMMANDS[args.command](args) or 0)
+    except SynthgenError as exc:
+        if args.debug:
+            raise
+        print(f"synthgen {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"synthgen {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"synthgen {args.command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        return 1
+
+
+def _kinds(items: list[str]) -> dict[str, str]:
+    from .schema import parse_column_kinds
+
+    return parse_column_kinds(items)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .io import read_table
+    from .models.base import target_counts
+    from .schema import Schema
+
+    df = read_table(args.data)
+    counts = target_counts(df, args.target)
+    schema = Schema.detect(df, target=args.target, overrides=_kinds(args.column_kind))
+    if args.json:
+        print(schema.to_json())
+        return 0
+    print(f"{args.data}: {len(df):,} rows x {df.shape[1]} columns; target '{args.target}':")
+    for label, count in counts.sort_values().items():
+        print(f"  {label!s:>12}: {count:>9,} rows ({count / len(df):.2%})")
+    print(f"{'column':<24} {'kind':<12} {'dtype':<8} {'missing':>8}  details")
+    for spec in schema.columns:
+        detail = spec.reason
+        if spec.categories is not None:
+            detail += f"; {len(spec.categories)} categories"
+        print(f"{spec.name:<24} {spec.kind.value:<12} {spec.dtype:<8} {spec.missing_rate:>8.2%}  {detail}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .pipeline import fit_file
+
+    params = dict(args.param)
+    gen, path = fit_file(args.data, args.target, args.generator, args.out, params=params, holdout=args.holdout,
+                         seed=args.seed, column_kinds=_kinds(args.column_kind), force=args.force)
+    rare = ", ".join(f"{c!r} ({gen.class_counts_[str(c)]} rows)" for c in gen.classes_)
+    print(f"fitted {gen.name} on rare class {rare} of {gen.training_['rows']:,} train rows; saved to {path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .pipeline import generate_file
+
+    label = args.label
+    if label is not None:
+        try:
+            label = json.loads(label)
+        except json.JSONDecodeError:
+            pass
+    result = generate_file(args.model, args.n, args.out, seed=args.seed, chunk_size=args.chunk_size, label=label,
+                           force=args.force, progress=not args.no_progress)
+    print(f"wrote {result.rows:,} rows to {result.path} in {result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), seed=args.seed)
+    return 0
+
+
+_COMMANDS = {"inspect": cmd_inspect, "fit": cmd_fit, "generate": cmd_generate, "demo": cmd_demo}
+if __name__ == "__main__":
+    raise SystemExit(main())

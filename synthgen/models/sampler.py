@@ -1,0 +1,95 @@
+"""An imbalanced-learn compatible sampler, so augmentation runs inside a Pipeline's training folds only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from ..exceptions import ParameterError
+from .base import BaseGenerator, target_counts
+
+__all__ = ["SynthSampler"]
+
+_TARGET = "__synthgen_target__"
+
+
+class SynthSampler(BaseEstimator):
+    """``fit_resample(X, y)`` = real rows + synthetic rare rows from any synthgen generator.
+
+    generator: a name (``"gaussian-copula"``) or an unfitted generator instance (cloned per call).
+    sampling_strategy: ``"auto"`` (each rare class up to the majority count), a float (rare/majority
+    ratio after resampling, binary only) or a dict {label: rows wanted after resampling}.
+    """
+
+    def __init__(
+        self,
+        generator: str | BaseGenerator = "gaussian-copula",
+        *,
+        sampling_strategy: str | float | dict = "auto",
+        generator_params: dict | None = None,
+        random_state: int | None = None,
+    ):
+        self.generator = generator
+        self.sampling_strategy = sampling_strategy
+        self.generator_params = generator_params
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> "SynthSampler":
+        self.fit_resample(X, y)
+        return self
+
+    def fit_resample(self, X: Any, y: Any) -> tuple[Any, Any]:
+        from sklearn.base import clone
+
+        from . import make_generator
+
+        frame = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X)).rename(columns=str)
+        labels = pd.Series(np.asarray(y), name=_TARGET)
+        table = frame.assign(**{_TARGET: labels.to_numpy()})
+        counts = target_counts(table, _TARGET)
+        wanted = self._new_rows(counts)
+        if not wanted:
+            return X, y
+        if isinstance(self.generator, str):
+            gen = make_generator(self.generator, **(self.generator_params or {}))
+        else:
+            gen = clone(self.generator)
+        gen.set_params(random_state=self.random_state if self.random_state is not None else 0)
+        gen.fit(table, target=_TARGET, classes=list(wanted))
+        synthetic = pd.concat([gen.sample(n, label=label) for label, n in wanted.items()], ignore_index=True)
+        self.generator_ = gen
+        self.sampling_strategy_ = wanted
+        new_y = synthetic.pop(_TARGET).to_numpy().astype(labels.dtype)
+        if isinstance(X, pd.DataFrame):
+            synthetic.columns = X.columns
+            X_out = pd.concat([X.reset_index(drop=True), synthetic.astype(X.dtypes.to_dict(), errors="ignore")], ignore_index=True)
+        else:
+            X_out = np.vstack([np.asarray(X), synthetic.to_numpy(dtype=np.asarray(X).dtype)])
+        y_out = pd.concat([pd.Series(np.asarray(y)), pd.Series(new_y)], ignore_index=True)
+        return X_out, (y_out if isinstance(y, pd.Series) else y_out.to_numpy())
+
+    def _new_rows(self, counts: pd.Series) -> dict:
+        """Resolve sampling_strategy against the class counts: rare label -> rows to add."""
+        majority = counts.idxmax()
+        strategy = self.sampling_strategy
+        if strategy == "auto":
+            return {label: int(counts[majority] - c) for label, c in counts.items() if label != majority and c < counts[majority]}
+        if isinstance(strategy, float) and not isinstance(strategy, bool):
+            if len(counts) != 2 or not 0 < strategy <= 1:
+                raise ParameterError("sampling_strategy: a float needs a binary target and a value in (0, 1]")
+            label = counts.idxmin()
+            return {label: max(int(round(strategy * counts[majority])) - int(counts[label]), 0)} if strategy * counts[majority] > counts[label] else {}
+        if isinstance(strategy, dict):
+            out = {}
+            for label, target in strategy.items():
+                if label not in counts.index:
+                    raise ParameterError(f"sampling_strategy: label {label!r} is not in y")
+                if target < counts[label]:
+                    raise ParameterError(f"sampling_strategy: {label!r} wants {target} rows but has {counts[label]}")
+                if target > counts[label]:
+                    out[label] = int(target - counts[label])
+            return out
+        raise ParameterError(f"sampling_strategy: expected 'auto', a float or a dict, got {strategy!r}")

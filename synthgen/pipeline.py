@@ -1,0 +1,167 @@
+"""The one flow every command runs: read -> schema -> split -> fit -> save; load -> generate -> write.
+
+The CLI only parses arguments and calls these functions; the Python API can call them too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, IntegrityError, NotEnoughRowsError, ParameterError
+from .io import TableWriter, check_output, read_table, sha256_file
+from .models import make_generator
+from .models.base import BaseGenerator, positive_int, resolve_seed, target_counts
+from .schema import _py
+from .store import load, read_manifest
+
+__all__ = ["split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "GenerateResult"]
+
+
+def split_table(
+    df: pd.DataFrame, target: str, holdout: float = 0.3, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Stratified, seeded train/holdout split; the record lets evaluation rebuild the same holdout."""
+    from sklearn.model_selection import train_test_split
+
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
+        raise ParameterError(f"--holdout: expected a fraction in [0, 1), got {holdout!r}")
+    positions = np.arange(len(df))
+    if holdout == 0:
+        hold = np.array([], dtype=np.int64)
+    else:
+        counts = df[target].value_counts()
+        if counts.min() < 2:
+            label = counts.idxmin()
+            raise NotEnoughRowsError(
+                f"rare class {_py(label)!r} of target '{target}' has {int(counts.min())} row(s); "
+                "it needs at least 2 to appear in both train and holdout (or pass --holdout 0)"
+            )
+        try:
+            _, hold = train_test_split(positions, test_size=holdout, stratify=df[target].to_numpy(), random_state=seed)
+        except ValueError as exc:
+            raise DataError(f"cannot split '{target}' with --holdout {holdout}: {exc}") from None
+        hold = np.sort(hold)
+    mask = np.zeros(len(df), dtype=bool)
+    mask[hold] = True
+    record = {
+        "seed": int(seed),
+        "holdout_fraction": float(holdout),
+        "stratified_by": target,
+        "train_rows": int((~mask).sum()),
+        "holdout_rows": int(mask.sum()),
+        "holdout_positions": hold.astype(int).tolist(),
+        "holdout_positions_sha256": hashlib.sha256(hold.astype(np.int64).tobytes()).hexdigest(),
+    }
+    return df.iloc[np.flatnonzero(~mask)], df.iloc[hold], record
+
+
+def fit_table(
+    df: pd.DataFrame,
+    target: str,
+    generator: str | BaseGenerator,
+    *,
+    params: dict[str, Any] | None = None,
+    holdout: float = 0.3,
+    seed: int | None = 0,
+    column_kinds: dict[str, str] | None = None,
+    classes: list | None = None,
+) -> tuple[BaseGenerator, dict]:
+    """Split ``df`` and fit a generator on the train part only (schema included); return it and the split record."""
+    target_counts(df, target)  # target present, labelled, two classes or more: checked before splitting
+    seed = resolve_seed(seed)
+    gen = make_generator(generator, **(params or {})) if isinstance(generator, str) else generator
+    if gen.random_state is None:
+        gen.set_params(random_state=seed)
+    train, _, record = split_table(df, target, holdout, seed)
+    gen.fit(train, target=target, classes=classes, column_kinds=column_kinds)
+    return gen, record
+
+
+def fit_file(
+    data: str | Path,
+    target: str,
+    generator: str,
+    out: str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    holdout: float = 0.3,
+    seed: int | None = 0,
+    column_kinds: dict[str, str] | None = None,
+    force: bool = False,
+) -> tuple[BaseGenerator, Path]:
+    """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage."""
+    check_output(out, force=force)  # fail before the (possibly long) fit
+    df = read_table(data)
+    gen, record = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds)
+    extra = {
+        "training_data": {"file": str(Path(data).resolve()), "file_sha256": sha256_file(data), "table_rows": len(df)},
+        "split": record,
+    }
+    return gen, gen.save(out, force=force, extra=extra)
+
+
+@dataclass
+class GenerateResult:
+    path: Path
+    rows: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+
+def generate_file(
+    model: str | Path,
+    n: int,
+    out: str | Path,
+    *,
+    seed: int | None = None,
+    chunk_size: int = 100_000,
+    label: Any = None,
+    force: bool = False,
+    progress: bool = True,
+) -> GenerateResult:
+    """`synthgen generate`: stream n rows from a saved model to CSV/Parquet in bounded memory, atomically."""
+    from tqdm.auto import tqdm
+
+    n = positive_int(n, "n")
+    check_output(out, force=force)
+    gen = load(model)
+    start = time.perf_counter()
+    chunks = gen.iter_sample(n, label=label, chunk_size=chunk_size, random_state=seed)
+    with TableWriter(out, force=force) as writer, tqdm(
+        total=int(n), unit="rows", unit_scale=True, disable=not progress, file=sys.stderr, desc="generate"
+    ) as bar:
+        for chunk in chunks:
+            writer.write(chunk)
+            bar.update(len(chunk))
+    return GenerateResult(Path(out), writer.rows, time.perf_counter() - start)
+
+
+def rebuild_split(model: str | Path, data: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The train and holdout rows a model was fitted with, from DATA; refuses a DATA that differs."""
+    manifest = read_manifest(model)
+    recorded = manifest.get("training_data", {}).get("file_sha256")
+    actual = sha256_file(data)
+    if recorded is None or manifest.get("split") is None:
+        raise IntegrityError(f"model '{model}' records no data file or split; evaluate with --train/--holdout instead")
+    if actual != recorded:
+        raise IntegrityError(
+            f"data '{data}' is not the table model '{model}' was fitted on (sha256 {actual[:12]}... "
+            f"differs from the manifest's {recorded[:12]}...)"
+        )
+    df = read_table(data)
+    split = manifest["split"]
+    hold = np.asarray(split["holdout_positions"], dtype=np.int64)
+    mask = np.zeros(len(df), dtype=bool)
+    mask[hold] = True
+    return df.iloc[np.flatnonzero(~mask)], df.iloc[hold], manifest
