@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (2) and --help (0) return a status like every command
+        return int(exc.code or 0)
     try:
         return int(_COMMANDS[args.command](args) or 0)
     except SynthgenError as exc:

@@ -19,7 +19,7 @@ from .exceptions import DataError, IntegrityError, NotEnoughRowsError, Parameter
 from .io import TableWriter, check_output, read_table, sha256_file
 from .models import make_generator
 from .models.base import BaseGenerator, positive_int, resolve_seed, target_counts
-from .schema import _py
+from .schema import Schema, _py
 from .store import load, read_manifest
 
 __all__ = ["split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "GenerateResult"]
@@ -76,6 +76,7 @@ def fit_table(
 ) -> tuple[BaseGenerator, dict]:
     """Split ``df`` and fit a generator on the train part only (schema included); return it and the split record."""
     target_counts(df, target)  # target present, labelled, two classes or more: checked before splitting
+    Schema.detect(df, target=target, overrides=column_kinds)  # every column problem, with the table's row labels
     seed = resolve_seed(seed)
     gen = make_generator(generator, **(params or {})) if isinstance(generator, str) else generator
     if gen.random_state is None:

@@ -247,13 +247,14 @@ class Schema:
             if kind == ColumnKind.INTEGER:
                 vals = np.round(vals)
             if kind == ColumnKind.DATETIME:
-                ns = np.where(finite, np.round(vals) * 1e9, 0).astype("int64")
-                stamps = pd.Series(pd.to_datetime(ns, unit="ns"))
-                stamps[~finite] = pd.NaT
+                stamps = np.where(finite, np.round(vals), 0).astype("int64").astype("datetime64[s]")
                 if spec.datetime_format:
-                    text = stamps.dt.strftime(spec.datetime_format)
-                    return text.astype(object).where(finite, None)
-                return stamps.astype(spec.dtype) if spec.dtype.startswith("datetime64") else stamps
+                    text = format_datetimes(stamps, spec.datetime_format)
+                    text[~finite] = None
+                    return pd.Series(text, dtype=object)
+                out = pd.Series(stamps.astype("datetime64[ns]"))
+                out[~finite] = pd.NaT
+                return out.astype(spec.dtype) if spec.dtype.startswith("datetime64") else out
             return _cast(pd.Series(vals), spec.dtype, has_missing=not finite.all())
         if kind.is_categorical:
             series = pd.Series(values, dtype=object)
@@ -320,6 +321,33 @@ def to_datetime(series: pd.Series, fmt: str | None) -> pd.Series:
     return pd.to_datetime(series, format=fmt, errors="coerce").astype("datetime64[ns]")
 
 
+_ISO_FORMATS = {"%Y-%m-%d %H:%M:%S": "s", "%Y-%m-%dT%H:%M:%S": "s", "%Y-%m-%d %H:%M": "m", "%Y-%m-%d": "D", "%Y-%m": "M"}
+
+
+def _resolution(fmt: str) -> str:
+    """The finest unit a strftime format shows (values are floored to it before formatting)."""
+    for directive, unit in (("%S", "s"), ("%M", "m"), ("%H", "h"), ("%I", "h"), ("%d", "D"), ("%j", "D"),
+                            ("%m", "M"), ("%b", "M"), ("%B", "M")):
+        if directive in fmt:
+            return unit
+    return "Y"
+
+
+def format_datetimes(stamps: np.ndarray, fmt: str) -> np.ndarray:
+    """Datetimes as text in ``fmt`` (object array), fast: numpy's ISO formatter for ISO-like
+    formats, otherwise each distinct value at the format's resolution formatted once."""
+    unit = _resolution(fmt)
+    floored = stamps.astype(f"datetime64[{unit}]")
+    if fmt in _ISO_FORMATS:
+        text = np.datetime_as_string(floored, unit=unit)
+        if " " in fmt:
+            text = np.strings.replace(text, "T", " ")
+        return text.astype(object)
+    uniques, inverse = np.unique(floored, return_inverse=True)
+    formatted = pd.DatetimeIndex(uniques.astype("datetime64[ns]")).strftime(fmt)
+    return np.asarray(formatted, dtype=object)[inverse]
+
+
 def _non_numeric_mask(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return pd.Series(False, index=series.index)
@@ -331,7 +359,7 @@ def _text_in_numbers(name: str, series: pd.Series, bad: pd.Series) -> str:
     first = series.iloc[rows[0]]
     return (
         f"column '{name}': expected numbers, found text in {len(rows)} rows "
-        f"(first: row {int(rows[0])}, {str(first)[:30]!r}); fix those rows or pass --column-kind {name}=categorical"
+        f"(first: row {series.index[rows[0]]}, {str(first)[:30]!r}); fix those rows or pass --column-kind {name}=categorical"
     )
 
 
@@ -457,8 +485,9 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
     lowered = set(text.str.strip().str.lower().unique()[:3])
     if nunique == 2 and lowered <= _TRUE_FALSE:
         return _spec_for_kind(series, ColumnKind.BOOLEAN, "two true/false words")
-    numeric = pd.to_numeric(text, errors="coerce")
-    share_numeric = float(numeric.notna().mean())
+    head_share = float(pd.to_numeric(text.iloc[:_SAMPLE], errors="coerce").notna().mean())
+    numeric = pd.to_numeric(text, errors="coerce") if head_share >= 0.5 else None
+    share_numeric = float(numeric.notna().mean()) if numeric is not None else head_share
     if share_numeric == 1.0:
         spec = _detect_column(pd.Series(numeric.reindex(series.index), name=name))
         spec.dtype = str(series.dtype)

@@ -1,0 +1,275 @@
+"""End-to-end CLI tests on the bundled fraud table: every command, and every bad input gets one
+line, a non-zero exit, and nothing written or overwritten."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthgen.cli import main
+from synthgen.datasets import load_fraud
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    load_fraud().to_csv(root / "fraud.csv", index=False)
+    assert main(["fit", str(root / "fraud.csv"), "--target", "fraud", "--generator", "gaussian-copula",
+                 "--out", str(root / "model")]) == 0
+    return root
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str, *words: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip() and "it/s" not in ln and "rows/s" not in ln]
+    assert len(lines) == 1, err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+# ------------------------------------------------------------------ commands
+def test_inspect_table_and_json(work, capsys):
+    code, out, _ = run(capsys, "inspect", work / "fraud.csv", "--target", "fraud")
+    assert code == 0
+    assert "1,000 rows (2.00%)" in out and "expiration_date" in out and "%m/%y" in out
+    code, out, _ = run(capsys, "inspect", work / "fraud.csv", "--target", "fraud", "--json")
+    kinds = {c["name"]: c["kind"] for c in json.loads(out)["columns"]}
+    assert kinds["id"] == "identifier" and kinds["datetime"] == "datetime" and kinds["currency"] == "categorical"
+
+
+def test_fit_records_split_and_lineage(work):
+    manifest = json.loads((work / "model" / "manifest.json").read_text())
+    split = manifest["split"]
+    assert split["train_rows"] == 35_000 and split["holdout_rows"] == 15_000
+    assert len(split["holdout_positions"]) == 15_000
+    assert manifest["training_data"]["rows"] == 35_000
+    assert len(manifest["training_data"]["file_sha256"]) == 64
+    assert manifest["class_counts"] == {"False": 34_300, "True": 700}
+    assert manifest["payload"]["format"] == "npz" and manifest["payload"]["contains_real_rows"] is False
+
+
+def test_fit_holdout_zero_and_column_kind_override(work, capsys):
+    code, out, _ = run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "smote-nc",
+                       "--holdout", "0", "--column-kind", "store_id=categorical", "--out", work / "m0")
+    assert code == 0, out
+    manifest = json.loads((work / "m0" / "manifest.json").read_text())
+    assert manifest["split"]["holdout_rows"] == 0
+    assert {c["name"]: c["kind"] for c in manifest["schema"]["columns"]}["store_id"] == "categorical"
+    assert manifest["payload"]["contains_real_rows"] is True
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".csv.gz"])
+def test_generate_exact_rows_any_format(work, capsys, suffix):
+    out_file = work / f"rows{suffix}"
+    code, out, _ = run(capsys, "generate", work / "model", "-n", "2345", "--out", out_file, "--chunk-size", "1000",
+                       "--no-progress")
+    assert code == 0 and "2,345 rows" in out and "rows/s" in out
+    rows = pd.read_parquet(out_file) if suffix == ".parquet" else pd.read_csv(out_file)
+    assert len(rows) == 2345 and list(rows.columns) == list(load_fraud().columns)
+    assert rows["fraud"].all()
+
+
+def test_generate_same_seed_same_bytes(work, capsys):
+    for name in ("a.csv", "b.csv"):
+        assert run(capsys, "generate", work / "model", "-n", "500", "--seed", "5", "--out", work / name)[0] == 0
+    assert (work / "a.csv").read_bytes() == (work / "b.csv").read_bytes()
+
+
+def test_console_script_runs():
+    exe = Path(sys.executable).with_name("synthgen")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "generate" in result.stdout
+
+
+# ----------------------------------------------------------------- bad input
+def _fit(work, data, *extra):
+    return ["fit", data, "--target", "fraud", "--generator", "smote", "--out", work / "bad_model", *extra]
+
+
+def _write(work, name: str, df: pd.DataFrame) -> Path:
+    path = work / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_missing_file(work, capsys):
+    code, _, err = run(capsys, *_fit(work, work / "nope.csv"))
+    assert code == 1
+    one_line_error(err, "nope.csv", "does not exist")
+    assert not (work / "bad_model").exists()
+
+
+def test_empty_file(work, capsys):
+    (work / "empty.csv").write_text("")
+    code, _, err = run(capsys, *_fit(work, work / "empty.csv"))
+    assert code == 1
+    one_line_error(err, "empty.csv", "empty")
+
+
+def test_binary_garbage(work, capsys):
+    (work / "garbage.csv").write_bytes(np.random.default_rng(0).bytes(4096))
+    code, _, err = run(capsys, *_fit(work, work / "garbage.csv"))
+    assert code == 1
+    one_line_error(err, "garbage.csv")
+    (work / "garbage.parquet").write_bytes(np.random.default_rng(1).bytes(4096))
+    code, _, err = run(capsys, *_fit(work, work / "garbage.parquet"))
+    assert code == 1
+    one_line_error(err, "garbage.parquet", "Parquet")
+
+
+def test_unknown_suffix(work, capsys):
+    (work / "data.xlsx").write_text("a,b\n1,2\n")
+    code, _, err = run(capsys, *_fit(work, work / "data.xlsx"))
+    assert code == 2
+    one_line_error(err, "data.xlsx", ".csv")
+
+
+def test_target_missing(work, capsys):
+    code, _, err = run(capsys, "fit", work / "fraud.csv", "--target", "label", "--generator", "smote",
+                       "--out", work / "bad_model")
+    assert code == 1
+    one_line_error(err, "'label'", "not found")
+
+
+def test_single_class_target(work, capsys):
+    df = load_fraud().head(300)
+    df = df[~df["fraud"]]
+    code, _, err = run(capsys, *_fit(work, _write(work, "one_class.csv", df)))
+    assert code == 1
+    one_line_error(err, "single class")
+
+
+def test_rare_class_with_one_row(work, capsys):
+    df = load_fraud()
+    df = pd.concat([df[~df["fraud"]].head(500), df[df["fraud"]].head(1)])
+    code, _, err = run(capsys, *_fit(work, _write(work, "one_rare.csv", df)))
+    assert code == 1
+    one_line_error(err, "True", "1 row")
+
+
+def test_rare_class_too_small_for_smote(work, capsys):
+    df = load_fraud()
+    df = pd.concat([df[~df["fraud"]].head(500), df[df["fraud"]].head(6)])
+    code, _, err = run(capsys, *_fit(work, _write(work, "few_rare.csv", df)))
+    assert code == 1
+    one_line_error(err, "k_neighbors")
+    assert not (work / "bad_model").exists()
+
+
+def test_numeric_column_with_text(work, capsys):
+    df = load_fraud().head(2000).astype({"amount": object})
+    df.loc[[17, 30, 41], "amount"] = "abc"
+    code, _, err = run(capsys, *_fit(work, _write(work, "text_in_numbers.csv", df)))
+    assert code == 1
+    one_line_error(err, "'amount'", "3 rows", "row 17", "--column-kind amount=categorical")
+
+
+def test_all_empty_and_constant_columns_reported_together(work, capsys):
+    df = load_fraud().head(2000).assign(empty=np.nan, constant="EUR")
+    code, _, err = run(capsys, *_fit(work, _write(work, "empty_col.csv", df)))
+    assert code == 1
+    one_line_error(err, "'empty'", "empty", "'constant'", "constant")
+
+
+def test_duplicate_column_names(work, capsys):
+    text = "a,b,a,fraud\n" + "\n".join(f"{i},{i * 2},{i},{i % 10 == 0}" for i in range(100))
+    (work / "dupes.csv").write_text(text)
+    code, _, err = run(capsys, *_fit(work, work / "dupes.csv"))
+    assert code == 1
+    one_line_error(err, "duplicate column", "'a'")
+
+
+@pytest.mark.parametrize("n", ["0", "-5", "abc", "1.5"])
+def test_bad_n(work, capsys, n):
+    code, _, err = run(capsys, "generate", work / "model", "-n", n, "--out", work / "never.csv")
+    assert code == 2
+    one_line_error(err, "n")
+    assert not (work / "never.csv").exists()
+
+
+def test_output_folder_missing_or_not_writable(work, capsys, monkeypatch):
+    code, _, err = run(capsys, "generate", work / "model", "-n", "10", "--out", work / "no_such_dir" / "x.csv")
+    assert code == 2
+    one_line_error(err, "no_such_dir", "does not exist")
+    (work / "locked").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p).endswith("locked") else real_access(p, mode))
+    code, _, err = run(capsys, "generate", work / "model", "-n", "10", "--out", work / "locked" / "x.csv")
+    assert code == 2
+    one_line_error(err, "locked", "not writable")
+    assert list((work / "locked").iterdir()) == []
+
+
+def test_output_exists_without_force(work, capsys):
+    target = work / "exists.csv"
+    target.write_text("keep me\n")
+    code, _, err = run(capsys, "generate", work / "model", "-n", "10", "--out", target)
+    assert code == 1
+    one_line_error(err, "exists", "--force")
+    assert target.read_text() == "keep me\n"
+    before = (work / "model" / "manifest.json").read_bytes()
+    code, _, err = run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "smote",
+                       "--out", work / "model")
+    assert code == 1
+    one_line_error(err, "exists", "--force")
+    assert (work / "model" / "manifest.json").read_bytes() == before
+    assert run(capsys, "generate", work / "model", "-n", "10", "--out", target, "--force")[0] == 0
+    assert len(pd.read_csv(target)) == 10
+
+
+def test_tampered_and_incompatible_models(work, capsys):
+    tampered = work / "tampered"
+    shutil.copytree(work / "model", tampered)
+    with open(tampered / "payload.npz", "r+b") as handle:
+        handle.seek(100)
+        byte = handle.read(1)
+        handle.seek(100)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    code, _, err = run(capsys, "generate", tampered, "-n", "10", "--out", work / "t.csv")
+    assert code == 1
+    one_line_error(err, "payload.npz", "sha256")
+    assert not (work / "t.csv").exists()
+    old = work / "old"
+    shutil.copytree(work / "model", old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run(capsys, "generate", old, "-n", "10", "--out", work / "t.csv")
+    assert code == 1
+    one_line_error(err, "format version 99", "refit")
+    code, _, err = run(capsys, "generate", work / "fraud.csv", "-n", "10", "--out", work / "t.csv")
+    assert code == 1
+    one_line_error(err, "not a folder")
+
+
+def test_unknown_generator_and_parameter(work, capsys):
+    code, _, err = run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "gan",
+                       "--out", work / "bad_model")
+    assert code == 2
+    one_line_error(err, "'gan'", "smote-nc", "gaussian-copula", "ctgan")
+    code, _, err = run(capsys, *_fit(work, work / "fraud.csv", "--param", "neighbours=3"))
+    assert code == 2
+    one_line_error(err, "'neighbours'", "k_neighbors")
+    code, _, err = run(capsys, *_fit(work, work / "fraud.csv", "--param", "k_neighbors=-1"))
+    assert code == 2
+    one_line_error(err, "k_neighbors")
+    assert not (work / "bad_model").exists()
+
+
+def test_input_file_unchanged(work, capsys):
+    before = (work / "fraud.csv").read_bytes()
+    run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "smote", "--out", work / "m_unchanged")
+    assert (work / "fraud.csv").read_bytes() == before

@@ -1,0 +1,86 @@
+"""SynthSampler in an imblearn Pipeline under cross_validate; several rare classes; very large n."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from imblearn.pipeline import Pipeline
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.preprocessing import OrdinalEncoder
+
+from synthgen import SynthSampler, make_generator
+from synthgen.datasets import load_fraud, load_german_credit
+from synthgen.exceptions import ParameterError
+
+
+class CountingClassifier(HistGradientBoostingClassifier):
+    """Records how many rows each fit saw, to prove augmentation happens inside training folds only."""
+
+    seen: list = []
+
+    def fit(self, X, y, **kw):
+        CountingClassifier.seen.append((len(y), int((np.asarray(y) == 2).sum())))
+        return super().fit(X, y, **kw)
+
+
+def test_sampler_inside_cross_validate_on_german_credit():
+    df = load_german_credit()
+    X, y = df.drop(columns=["class"]), df["class"]
+    cats = [c for c in X.columns if X[c].dtype == object]
+    encode = ColumnTransformer([("cat", OrdinalEncoder(), cats)], remainder="passthrough")
+    CountingClassifier.seen = []
+    pipe = Pipeline([
+        ("augment", SynthSampler("gaussian-copula", random_state=0)),
+        ("encode", encode),
+        ("model", CountingClassifier(random_state=0, max_iter=50)),
+    ])
+    scores = cross_validate(pipe, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="recall_macro")
+    assert len(scores["test_score"]) == 5 and np.all(scores["test_score"] > 0.5)
+    # each training fold: 800 real rows (560 good, 240 bad) + 320 synthetic bad rows to balance 560/560
+    assert CountingClassifier.seen == [(1120, 560)] * 5
+    # predictions on the test folds used only real rows: 5 x 200
+    again = cross_validate(pipe, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="recall_macro")
+    np.testing.assert_array_equal(scores["test_score"], again["test_score"])
+
+
+def test_sampler_strategies():
+    df = load_german_credit()
+    X, y = df.drop(columns=["class"]), df["class"]
+    X2, y2 = SynthSampler("smote-nc", sampling_strategy=0.6, random_state=1).fit_resample(X, y)
+    assert (y2 == 2).sum() == 420 and len(X2) == 1120 and list(X2.columns) == list(X.columns)
+    X3, y3 = SynthSampler("smote-nc", sampling_strategy={2: 350}, random_state=1).fit_resample(X, y)
+    assert (y3 == 2).sum() == 350
+    with pytest.raises(ParameterError, match="sampling_strategy"):
+        SynthSampler("smote-nc", sampling_strategy={2: 100}).fit_resample(X, y)
+
+
+def test_several_rare_classes():
+    df = load_fraud()
+    kind = np.where(~df["fraud"], "ok", np.where(df["provider"].str.startswith("VISA"), "fraud-visa", "fraud-other"))
+    df = df.drop(columns=["fraud"]).assign(kind=kind)
+    counts = df["kind"].value_counts()
+    gen = make_generator("gaussian-copula", random_state=0).fit(df, target="kind")
+    assert sorted(gen.classes_) == ["fraud-other", "fraud-visa"]
+    mixed = gen.sample(1000)
+    share = counts["fraud-visa"] / (counts["fraud-visa"] + counts["fraud-other"])
+    assert (mixed["kind"] == "fraud-visa").sum() == round(1000 * share)
+    only = gen.sample(300, label="fraud-visa")
+    assert (only["kind"] == "fraud-visa").all() and len(only) == 300
+    # each class learns its own rows: VISA fraud rows come out VISA far more often
+    assert only["provider"].str.startswith("VISA").mean() > 0.9
+    with pytest.raises(ParameterError, match="label 'ok' is not a fitted rare class"):
+        gen.sample(5, label="ok")
+
+
+@pytest.mark.parametrize("name", ["smote", "smote-nc", "gaussian-copula"])
+def test_a_million_rows_from_three_hundred(name):
+    df = load_german_credit()
+    gen = make_generator(name, random_state=0).fit(df, target="class")
+    total, ids = 0, None
+    for chunk in gen.iter_sample(1_000_000, chunk_size=250_000):
+        assert len(chunk) <= 250_000 and (chunk["class"] == 2).all()
+        total += len(chunk)
+    assert total == 1_000_000
