@@ -88,6 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("evaluate", help="score synthetic rows: realism, utility, leakage risk, fairness",
+                       description="Either MODEL_DIR --data DATA (rebuilds the model's recorded train/holdout split; "
+                                   "DATA must be the fitted table) or --train FILE --holdout FILE --target COL.")
+    p.add_argument("model", nargs="?", default=None, help="model folder written by `synthgen fit` (optional)")
+    p.add_argument("--data", help="the table the model was fitted on (with MODEL_DIR)")
+    p.add_argument("--train", help="real train rows (CSV/Parquet)")
+    p.add_argument("--holdout", help="real holdout rows, never shown to the generator")
+    p.add_argument("--synthetic", required=True, help="synthetic rows to score")
+    p.add_argument("--target", help="the label column (default with MODEL_DIR: the model's)")
+    p.add_argument("--protected", action="append", default=[], metavar="COL", help="protected attribute (repeatable)")
+    p.add_argument("--seed", type=_int, default=0, help="seed for every random step of the scoring (default 0)")
+    p.add_argument("--out", required=True, help="scorecard JSON to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing scorecard")
+
+    p = sub.add_parser("gate", help="PASS/FAIL a scorecard by a versioned policy (exit 0 pass, 1 fail)")
+    p.add_argument("scorecard", help="scorecard JSON written by `synthgen evaluate`")
+    p.add_argument("--policy", help="policy TOML (default: evaluation/policies/default.toml, shipped in the package)")
+    p.add_argument("--out", help="verdict JSON to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing verdict")
+
     p = sub.add_parser("demo", help="run the main job on the bundled fraud table")
     p.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
     p.add_argument("--seed", type=_int, default=0)
@@ -172,6 +192,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .pipeline import evaluate_files
+
+    card = evaluate_files(args.out, synthetic=args.synthetic, model=args.model, data=args.data, train=args.train,
+                          holdout=args.holdout, target=args.target, protected=args.protected, seed=args.seed,
+                          force=args.force)
+    subs = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in card.subscores.items())
+    print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}")
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from .pipeline import gate_file
+
+    verdict = gate_file(args.scorecard, policy=args.policy, out=args.out, force=args.force)
+    print(verdict.summary())
+    return 0 if verdict.passed else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -179,6 +218,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"inspect": cmd_inspect, "fit": cmd_fit, "generate": cmd_generate, "demo": cmd_demo}
+_COMMANDS = {
+    "inspect": cmd_inspect,
+    "fit": cmd_fit,
+    "generate": cmd_generate,
+    "evaluate": cmd_evaluate,
+    "gate": cmd_gate,
+    "demo": cmd_demo,
+}
 if __name__ == "__main__":
     raise SystemExit(main())

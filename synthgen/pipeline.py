@@ -15,14 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataError, IntegrityError, NotEnoughRowsError, ParameterError
+from .exceptions import DataError, IntegrityError, NotEnoughRowsError, ParameterError, UsageError
 from .io import TableWriter, check_output, read_table, sha256_file
 from .models import make_generator
 from .models.base import BaseGenerator, positive_int, resolve_seed, target_counts
 from .schema import Schema, _py
 from .store import load, read_manifest
 
-__all__ = ["split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "GenerateResult"]
+__all__ = [
+    "split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "evaluate_files", "gate_file",
+    "GenerateResult",
+]
 
 
 def split_table(
@@ -166,3 +169,53 @@ def rebuild_split(model: str | Path, data: str | Path) -> tuple[pd.DataFrame, pd
     mask = np.zeros(len(df), dtype=bool)
     mask[hold] = True
     return df.iloc[np.flatnonzero(~mask)], df.iloc[hold], manifest
+
+
+def evaluate_files(
+    out: str | Path,
+    *,
+    synthetic: str | Path,
+    model: str | Path | None = None,
+    data: str | Path | None = None,
+    train: str | Path | None = None,
+    holdout: str | Path | None = None,
+    target: str | None = None,
+    protected: list[str] | None = None,
+    seed: int = 0,
+    force: bool = False,
+):
+    """`synthgen evaluate`: score a synthetic file against real train/holdout files, or against the
+    split a model recorded (rebuilt from DATA, which must hash to the manifest's data sha256)."""
+    from .evaluation import evaluate
+
+    check_output(out, force=force)
+    if model is not None:
+        if data is None:
+            raise UsageError("evaluate MODEL_DIR needs --data DATA (the table the model was fitted on)")
+        real_train, real_holdout, manifest = rebuild_split(model, data)
+        target = target or manifest["target"]
+        if len(real_holdout) == 0:
+            raise UsageError(f"model '{model}' was fitted with --holdout 0: there is no holdout to evaluate on")
+    else:
+        missing = [flag for flag, value in (("--train", train), ("--holdout", holdout), ("--target", target)) if value is None]
+        if missing:
+            raise UsageError(f"evaluate needs MODEL_DIR --data DATA, or {' '.join(missing)}")
+        real_train, real_holdout = read_table(train), read_table(holdout)
+    card = evaluate(real_train, real_holdout, read_table(synthetic), target=target, protected=protected or None,
+                    random_state=seed)
+    card.save(out, force=force)
+    return card
+
+
+def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: str | Path | None = None,
+              force: bool = False):
+    """`synthgen gate`: the verdict of a saved scorecard under a policy (default: the packaged one)."""
+    from .evaluation import Scorecard
+    from .gate import load_policy
+
+    if out is not None:
+        check_output(out, force=force)
+    verdict = load_policy(policy).check(Scorecard.load(scorecard))
+    if out is not None:
+        verdict.save(out, force=force)
+    return verdict

@@ -273,3 +273,72 @@ def test_input_file_unchanged(work, capsys):
     before = (work / "fraud.csv").read_bytes()
     run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "smote", "--out", work / "m_unchanged")
     assert (work / "fraud.csv").read_bytes() == before
+
+
+# ------------------------------------------------------------- evaluate/gate
+@pytest.fixture(scope="module")
+def scored(work) -> Path:
+    assert main(["generate", str(work / "model"), "-n", "700", "--out", str(work / "syn.csv"), "--no-progress"]) == 0
+    assert main(["evaluate", str(work / "model"), "--data", str(work / "fraud.csv"), "--synthetic",
+                 str(work / "syn.csv"), "--out", str(work / "card.json")]) == 0
+    return work / "card.json"
+
+
+def test_evaluate_from_model_split_is_deterministic(work, scored, capsys):
+    card = json.loads(scored.read_text())
+    assert card["inputs"]["real_train"]["rows"] == 35_000 and card["inputs"]["real_holdout"]["rows"] == 15_000
+    assert 0 <= card["quality_score"] <= 100
+    # the same split from separate files gives the same scorecard, byte for byte
+    df = pd.read_csv(work / "fraud.csv")
+    hold = json.loads((work / "model" / "manifest.json").read_text())["split"]["holdout_positions"]
+    mask = np.zeros(len(df), bool)
+    mask[hold] = True
+    df[~mask].to_csv(work / "train.csv", index=False)
+    df[mask].to_csv(work / "holdout.csv", index=False)
+    code, out, err = run(capsys, "evaluate", "--train", work / "train.csv", "--holdout", work / "holdout.csv",
+                         "--synthetic", work / "syn.csv", "--target", "fraud", "--out", work / "card2.json")
+    assert code == 0, err
+    assert "quality score" in out
+    assert (work / "card2.json").read_bytes() == scored.read_bytes()
+
+
+def test_evaluate_refuses_other_data(work, scored, capsys):
+    df = pd.read_csv(work / "fraud.csv")
+    df.loc[0, "amount"] += 1
+    df.to_csv(work / "changed.csv", index=False)
+    code, _, err = run(capsys, "evaluate", work / "model", "--data", work / "changed.csv", "--synthetic",
+                       work / "syn.csv", "--out", work / "never.json")
+    assert code == 1
+    one_line_error(err, "changed.csv", "sha256")
+    assert not (work / "never.json").exists()
+    code, _, err = run(capsys, "evaluate", "--train", work / "fraud.csv", "--synthetic", work / "syn.csv",
+                       "--out", work / "never.json")
+    assert code == 2
+    one_line_error(err, "--holdout", "--target")
+
+
+def test_gate_exit_codes_and_verdict(work, scored, capsys):
+    strict = work / "strict.toml"
+    strict.write_text('policy_version = "test-1"\n\n[rules]\n"realism.column_shapes" = ">= 0.999"\n')
+    code, out, _ = run(capsys, "gate", scored, "--policy", strict, "--out", work / "verdict.json")
+    assert code == 1
+    assert "FAIL realism.column_shapes" in out
+    verdict = json.loads((work / "verdict.json").read_text())
+    assert verdict["passed"] is False and verdict["policy"]["path"] == str(strict)
+    assert len(verdict["policy"]["sha256"]) == 64
+    lenient = work / "lenient.toml"
+    lenient.write_text('policy_version = "test-1"\n\n[rules]\n"realism.column_shapes" = ">= 0.1"\n')
+    code, out, _ = run(capsys, "gate", scored, "--policy", lenient)
+    assert code == 0 and "PASS" in out
+
+
+def test_gate_bad_inputs(work, scored, capsys):
+    (work / "corrupt.json").write_text('{"quality_score": ')
+    code, _, err = run(capsys, "gate", work / "corrupt.json")
+    assert code == 1
+    one_line_error(err, "corrupt.json")
+    bad = work / "bad_policy.toml"
+    bad.write_text('policy_version = "x"\n\n[rules]\n"realism.made_up" = ">= 0.5"\n')
+    code, _, err = run(capsys, "gate", scored, "--policy", bad)
+    assert code == 1
+    one_line_error(err, "realism.made_up", "line 4")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from synthgen.models.sdv_backend import _quiet, seeded
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 N = 20_000
+NAMES = [n for n in os.environ.get("SYNTHGEN_BENCH_SMOTE", "").split(",") if n]  # limit the SMOTE variants
 
 
 def _timed(fn):
@@ -50,7 +52,6 @@ def smote_family() -> list[dict]:
     from sklearn.cluster import MiniBatchKMeans
 
     df = load_fraud()
-    rows = []
     cases = {
         "smote": ({}, lambda s: SMOTE(sampling_strategy=s, random_state=0)),
         "borderline-smote": ({}, lambda s: BorderlineSMOTE(sampling_strategy=s, random_state=0)),
@@ -65,6 +66,8 @@ def smote_family() -> list[dict]:
     }
     make_generator("smote", random_state=0).fit(df, target="fraud").sample(10)  # warm imports
     for name, (params, anchor_factory) in cases.items():
+        if NAMES and name not in NAMES:
+            continue
         gen, fit_s = _timed(lambda: make_generator(name, random_state=0, **params).fit(df, target="fraud"))
         out, sample_s = _timed(lambda: gen.sample(N))
         assert len(out) == N
@@ -80,9 +83,8 @@ def smote_family() -> list[dict]:
         # ADASYN/SVM-SMOTE round their counts: time the call, then scale to rows actually made
         (X_res, _), anchor_s = _timed(lambda: anchor_factory({1: n_rare + N}).fit_resample(X, y))
         made = X_res.shape[0] - X.shape[0]
-        rows.append(_row(f"{name} rows/s, fit+sample {N:,}", N / (fit_s + sample_s), made / anchor_s, "rows/s", 0.8,
+        yield (_row(f"{name} rows/s, fit+sample {N:,}", N / (fit_s + sample_s), made / anchor_s, "rows/s", 0.8,
                          detail=f"ours fit {fit_s:.2f}s + sample {sample_s:.2f}s; imblearn {anchor_s:.2f}s for {made:,} rows"))
-    return rows
 
 
 def smote_nc() -> list[dict]:
@@ -136,7 +138,7 @@ def copula() -> list[dict]:
         gen = make_generator("gaussian-copula", random_state=0).fit(df, target=target)
         rare = df[df[target] == rare_label].reset_index(drop=True)
         ours, ours_s = _timed(lambda: gen.sample(n))
-        meta = Metadata.detect_from_dataframe(rare, table_name="t")
+        meta = Metadata.detect_from_dataframes({"t": rare})
         for spec in gen.schema_.columns:
             if spec.kind.value == "identifier":
                 meta.update_column(spec.name, sdtype="id", table_name="t")
@@ -165,7 +167,7 @@ def ctgan() -> list[dict]:
     gen, ours_fit = _timed(lambda: make_generator("ctgan", random_state=0, epochs=epochs, verbose=False).fit(df, target="class"))
     _, ours_s = _timed(lambda: gen.sample(n))
     rare = df[df["class"] == 2].drop(columns=["class"]).reset_index(drop=True)
-    meta = Metadata.detect_from_dataframe(rare, table_name="t")
+    meta = Metadata.detect_from_dataframes({"t": rare})
     sdv = CTGANSynthesizer(meta, epochs=epochs, enable_gpu=False)
     with _quiet(), seeded(0):
         _, sdv_fit = _timed(lambda: sdv.fit({"t": rare}))
@@ -206,11 +208,10 @@ def generate_memory() -> list[dict]:
                  higher_is_better=False, detail=f"{seconds:.1f} s, {1e6 / seconds:,.0f} rows/s (RSS before {before / 1024:.0f} MB)")]
 
 
-def run() -> list[dict]:
-    rows = []
-    for part in (smote_family, smote_nc, copula, ctgan, generate_memory):
-        rows.extend(part())
-    return rows
+def run():
+    """Yield result rows as each measurement finishes."""
+    for part in (smote_nc, copula, ctgan, generate_memory, smote_family):
+        yield from part()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run every benchmark (bench_*.py) and print one table of ratios against anchors measured in the same run.
 
-Each module exposes ``run() -> list[dict]``; a row has: benchmark, measure, ours, anchor,
+Each module exposes ``run()`` returning or yielding dicts (printed as they arrive); a row has: benchmark, measure, ours, anchor,
 unit, ratio (ours vs anchor, > 1 means better for us), target (the ratio the issue asks for)
 and passed. Results go to evaluation/benchmarks/results/latest.json. Exit 1 if a target is missed.
 
