@@ -257,8 +257,10 @@ class Schema:
                 return out.astype(spec.dtype) if spec.dtype.startswith("datetime64") else out
             return _cast(pd.Series(vals), spec.dtype, has_missing=not finite.all())
         if kind.is_categorical:
-            series = pd.Series(values, dtype=object)
-            return _cast(series, spec.dtype, has_missing=series.isna().any())
+            series = pd.Series(values, dtype=object, copy=False)
+            if spec.dtype == "object":
+                return series
+            return _cast(series, spec.dtype, has_missing=bool(series.isna().any()))
         return pd.Series(values)
 
     # -------------------------------------------------------------- JSON I/O

@@ -1,8 +1,8 @@
 """Gaussian copula, our own: empirical marginals joined by a normal-score correlation matrix.
 
-Why not SDV's GaussianCopulaSynthesizer: its sampling runs column transformers row-wise through
-pandas and fits a parametric (default beta) marginal per column; this one is a matrix product, a
-normal CDF and one interpolation per column, and keeps each column's real shape (empirical
+Why not SDV's GaussianCopulaSynthesizer: its sampling runs column transformers through pandas
+and fits a parametric (default beta) marginal per column; this one is a matrix product and one
+interpolation (or sorted search) per column, with the marginals mapped into normal space once, and keeps each column's real shape (empirical
 quantiles), so it samples >10x faster with realism at least as good (evaluation/benchmarks/
 bench_generators.py measures both side by side). Payload: quantile grids, category frequencies
 and a correlation matrix; no real rows.
@@ -11,7 +11,7 @@ and a correlation matrix; no real rows.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
 
 from ..exceptions import ParameterError
 from .base import BaseGenerator
@@ -64,16 +64,20 @@ class GaussianCopulaGenerator(BaseGenerator):
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
         factor = state["factor"]
-        u = ndtr(rng.standard_normal((n, factor.shape[0])) @ factor.T)
+        # correlated normals, one row per column (column-major: each column reads contiguous memory)
+        z = factor @ rng.standard_normal((factor.shape[0], n))
+        # the marginals' grids are mapped into normal space once, so no per-value normal CDF is needed
+        z_grid = ndtri(np.clip(state["probs"], 1e-12, 1 - 1e-12))
         p = state["quantiles"].shape[0]
-        numeric = np.empty((n, p))
+        numeric = np.empty((p, n))
         for j in range(p):
-            numeric[:, j] = np.interp(u[:, j], state["probs"], state["quantiles"][j])
+            numeric[j] = np.interp(z[j], z_grid, state["quantiles"][j])
         cards = state["cards"]
-        codes = np.empty((n, len(cards)), dtype=np.int32)
+        codes = np.empty((len(cards), n), dtype=np.int32)
         for j, card in enumerate(cards):
-            codes[:, j] = np.clip(np.searchsorted(state["cum"][j, 1 : card + 1], u[:, p + j], side="right"), 0, card - 1)
-        return ModelData(numeric, codes)
+            cuts = ndtri(state["cum"][j, 1:card])  # inner cut points between categories
+            codes[j] = np.searchsorted(cuts, z[p + j], side="right")
+        return ModelData(numeric.T, codes.T)
 
 
 def _correlation(z: np.ndarray, shrinkage: float) -> np.ndarray:

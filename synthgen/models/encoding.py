@@ -124,9 +124,8 @@ class TableEncoder:
         for j, name in enumerate(self.categorical_columns_):
             if name not in self.schema:
                 continue
-            cats = np.array(self.categories_[j] + [None], dtype=object)
-            values = cats[np.clip(data.codes[:, j], 0, len(cats) - 2)]
-            values = np.where(values == MISSING, None, values)
+            cats = np.array([None if c == MISSING else c for c in self.categories_[j]], dtype=object)
+            values = cats[np.clip(data.codes[:, j], 0, len(cats) - 1)]
             out[name] = self.schema.restore_column(self.schema[name], values)
         return out
 
