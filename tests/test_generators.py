@@ -88,8 +88,8 @@ def test_identifiers_fresh_and_personal_data_never_copied(fitted, mixed):
 
 
 def test_missing_values_are_modelled(fitted, mixed):
-    if fitted.name == "tvae":
-        pytest.skip("TVAE at 2 test epochs collapses a rare indicator to its mode; see test_tvae_learns_missing_rate")
+    if fitted.name in ("ctgan", "tvae"):
+        pytest.skip("2 test epochs are too few to learn an 8% indicator; test_neural_learns_missing_rate checks it")
     out = fitted.sample(N)
     real_rate = mixed.loc[mixed["fraud"], "amount"].isna().mean()
     assert real_rate > 0.04
@@ -132,6 +132,7 @@ def test_input_not_mutated(mixed):
 
 
 @pytest.mark.slow
-def test_tvae_learns_missing_rate(mixed):
-    gen = make_generator("tvae", random_state=0, epochs=150, verbose=False).fit(mixed, target="fraud")
+@pytest.mark.parametrize("name", ["ctgan", "tvae"])
+def test_neural_learns_missing_rate(mixed, name):
+    gen = make_generator(name, random_state=0, epochs=150, verbose=False).fit(mixed, target="fraud")
     assert 0.01 < gen.sample(N)["amount"].isna().mean() < 0.3

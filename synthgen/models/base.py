@@ -31,7 +31,7 @@ from .encoding import ModelData, TableEncoder
 
 __all__ = ["BaseGenerator", "resolve_seed", "child_seed", "target_counts"]
 
-_MAX_BLOCK_ELEMENTS = 25_000_000  # model-space cells generated at once: bounds memory per block
+_MAX_BLOCK_ELEMENTS = 32_000_000  # model-space cells generated at once: bounds memory per block
 
 
 def resolve_seed(random_state: Any) -> int:
@@ -58,8 +58,6 @@ class BaseGenerator:
     payload_format: ClassVar[str] = "npz"
     #: whether the fitted payload holds real rows (SMOTE interpolates between stored rare rows)
     contains_real_rows: ClassVar[bool] = False
-    #: whether the generator also looks at the other classes' rows (borderline, ADASYN, SVM)
-    uses_other_rows: ClassVar[bool] = False
 
     def __init__(self, *, random_state: int | None = None):
         self.random_state = random_state
@@ -137,19 +135,33 @@ class BaseGenerator:
         self.classes_ = [_py(c) for c in chosen]
         self.class_counts_ = {str(_py(c)): int(counts[c]) for c in counts.index}
         self.training_ = {"rows": int(len(df)), "columns": int(df.shape[1]), "sha256": sha256_frame(df)}
-        self.encoder_ = TableEncoder(schema).fit(df)
-        data = self.encoder_.transform(df)
         labels = df[target].to_numpy()
         self.id_starts_ = {
             spec.name: int(pd.to_numeric(df[spec.name], errors="coerce").max()) + 1
             for spec in schema.features()
             if spec.kind == ColumnKind.IDENTIFIER and pd.api.types.is_numeric_dtype(df[spec.name])
         }
-        self.states_: list[dict] = []
+        # only the rows a generator learns from are encoded: each rare class, plus (for methods that
+        # look at them) a seeded sample of the other rows
+        limit = self._other_rows_limit()
+        positions: list[tuple[np.ndarray, np.ndarray | None]] = []
         for index, label in enumerate(chosen):
             mask = labels == label
-            rare = data.take(np.flatnonzero(mask))
-            other = data.take(np.flatnonzero(~mask)) if self.uses_other_rows else None
+            other = None
+            if limit is not None:
+                other = np.flatnonzero(~mask)
+                if len(other) > limit:
+                    pick = np.random.default_rng(child_seed(self.seed_, 2, index)).choice(len(other), limit, replace=False)
+                    other = other[np.sort(pick)]
+            positions.append((np.flatnonzero(mask), other))
+        needed = np.unique(np.concatenate([p for pair in positions for p in pair if p is not None]))
+        subset = df.iloc[needed]
+        self.encoder_ = TableEncoder(schema).fit(subset)
+        data = self.encoder_.transform(subset)
+        self.states_: list[dict] = []
+        for index, (label, (rare_pos, other_pos)) in enumerate(zip(chosen, positions)):
+            rare = data.take(np.searchsorted(needed, rare_pos))
+            other = data.take(np.searchsorted(needed, other_pos)) if other_pos is not None else None
             seed = child_seed(self.seed_, 0, index)
             try:
                 self.states_.append(self._fit(rare, other, np.random.default_rng(seed), seed))
@@ -161,6 +173,10 @@ class BaseGenerator:
 
     def _min_rows_hint(self) -> str:
         return ""
+
+    def _other_rows_limit(self) -> int | None:
+        """How many other-class rows ``_fit`` receives (a seeded sample); None: it receives none."""
+        return None
 
     def _fit(self, rare: ModelData, other: ModelData | None, rng: np.random.Generator, seed: int) -> dict:
         raise NotImplementedError

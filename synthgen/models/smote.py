@@ -40,7 +40,6 @@ class _ImblearnGenerator(BaseGenerator):
     """Shared machinery: store rare (and other) rows at fit, run the imblearn sampler per block."""
 
     contains_real_rows: ClassVar[bool] = True
-    uses_other_rows: ClassVar[bool] = True
     #: whether the method's result depends on the other classes' rows (plain SMOTE: no, so one row is kept)
     method_uses_other_rows: ClassVar[bool] = True
 
@@ -59,6 +58,9 @@ class _ImblearnGenerator(BaseGenerator):
     def _min_rows_hint(self) -> str:
         return " (k_neighbors + 1): lower k_neighbors, e.g. --param k_neighbors=1, or use gaussian-copula"
 
+    def _other_rows_limit(self) -> int:
+        return self.max_other_rows if self.method_uses_other_rows else 1
+
     def _make_sampler(self, strategy: dict, seed: int):
         raise NotImplementedError
 
@@ -72,10 +74,6 @@ class _ImblearnGenerator(BaseGenerator):
 
     def _fit(self, rare: ModelData, other: ModelData | None, rng: np.random.Generator, seed: int) -> dict:
         assert other is not None
-        limit = self.max_other_rows if self.method_uses_other_rows else 1
-        if other.numeric.shape[0] > limit:
-            keep = np.sort(rng.choice(other.numeric.shape[0], limit, replace=False))
-            other = other.take(keep)
         state = {
             "rare_numeric": rare.numeric,
             "rare_codes": rare.codes,
