@@ -243,26 +243,29 @@ class BaseGenerator:
         return [(i, int(c)) for i, c in enumerate(counts) if c > 0]
 
     def _to_frame(self, data: ModelData, label: Any, row_offset: int) -> pd.DataFrame:
+        """Rows in the original schema: modelled columns restored, identifiers fresh, personal data empty."""
         m = data.numeric.shape[0]
+        index = pd.RangeIndex(row_offset, row_offset + m)
         values = self.encoder_.inverse(data)
-        columns: dict[str, Any] = {}
         schema = self.schema_
+        columns: dict[str, pd.Series] = {}
         for spec in schema.columns:
             if spec.name == schema.target:
-                columns[spec.name] = schema.restore_column(spec, np.full(m, label, dtype=object))
+                column = schema.restore_column(spec, np.full(m, label, dtype=object))
             elif spec.name in values:
-                columns[spec.name] = values[spec.name].to_numpy() if spec.kind != ColumnKind.DATETIME else values[spec.name]
+                column = values[spec.name]
             elif spec.kind == ColumnKind.IDENTIFIER:
-                index = np.arange(row_offset, row_offset + m, dtype=np.int64)
+                # numbers count up from the largest real one, text gets a prefix no real value has:
+                # unique within an output and never equal to a real identifier
+                position = np.arange(row_offset, row_offset + m, dtype=np.int64)
                 if spec.name in self.id_starts_:
-                    columns[spec.name] = pd.Series(index + self.id_starts_[spec.name]).astype(spec.dtype)
+                    column = pd.Series(position + self.id_starts_[spec.name]).astype(spec.dtype)
                 else:
-                    columns[spec.name] = pd.Series([f"{spec.id_prefix}{i:09d}" for i in index], dtype=object)
+                    column = pd.Series([f"{spec.id_prefix}{i:09d}" for i in position], dtype=object)
             else:  # personal data / free text: never copied, left empty
-                columns[spec.name] = pd.Series([None] * m, dtype=object)
-        frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) and v.dtype == object else v) for k, v in columns.items()})
-        frame.index = pd.RangeIndex(row_offset, row_offset + m)
-        return frame
+                column = pd.Series([None] * m, dtype=object)
+            columns[spec.name] = column.set_axis(index)
+        return pd.DataFrame(columns, index=index)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "states_"):
