@@ -49,6 +49,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _names(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated generator names, got {text!r}")
+    return names
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
+def _gen_param(text: str) -> tuple[str, str, Any]:
+    gen, sep, rest = text.partition(":")
+    if not sep or not gen:
+        raise argparse.ArgumentTypeError(f"expected GEN:KEY=VALUE, got {text!r}")
+    key, value = _param(rest)
+    return gen, key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import generator_names
 
@@ -108,8 +130,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="verdict JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing verdict")
 
-    p = sub.add_parser("demo", help="run the main job on the bundled fraud table")
-    p.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
+    p = sub.add_parser("compare", help="fit, score and gate several generators on one split; HTML/JSON/Markdown report")
+    p.add_argument("data", help="CSV or Parquet file (by suffix)")
+    p.add_argument("--target", required=True, help="the label column")
+    p.add_argument("--generators", required=True, type=_names, metavar="A,B,C",
+                   help=f"comma-separated, from: {', '.join(generator_names())}")
+    p.add_argument("-n", type=_int, default=None,
+                   help="synthetic rows per generator (default: as many as the rare rows in train)")
+    p.add_argument("--protected", action="append", default=[], metavar="COL", help="protected column (repeatable)")
+    p.add_argument("--seeds", type=_seeds, default=[0], metavar="0,1,2",
+                   help="seeds; the first also seeds the split; several give mean ± std (default 0)")
+    p.add_argument("--policy", default=None, metavar="FILE", help="gate policy TOML (default: the packaged policy)")
+    p.add_argument("--holdout", type=_fraction, default=0.3, help="fraction kept back for evaluation (default 0.3)")
+    p.add_argument("--param", action="append", default=[], type=_gen_param, metavar="GEN:KEY=VALUE",
+                   help="a generator's parameter, e.g. ctgan:epochs=50 (repeatable)")
+    p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
+    p.add_argument("--force", action="store_true", help="replace an existing report folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = sub.add_parser("report", help="render scorecards (JSON) side by side as one HTML report")
+    p.add_argument("scorecards", nargs="+", metavar="SCORECARD.json")
+    p.add_argument("--out", required=True, metavar="FILE.html")
+    p.add_argument("--policy", default="default", metavar="FILE",
+                   help="gate policy for the verdict column (default: the packaged policy)")
+    p.add_argument("--no-gate", action="store_true", help="no gate column")
+    p.add_argument("--markdown", default=None, metavar="FILE.md", help="also write the Markdown report")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+    p = sub.add_parser("demo", help="compare the default generators on the bundled fraud table")
+    p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo; replaced)")
     p.add_argument("--seed", type=_int, default=0)
     return parser
 
@@ -211,10 +260,45 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0 if verdict.passed else 1
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import run_compare
+    from .io import check_output, read_table
+
+    check_output(args.out, force=args.force)  # before reading a large table
+    params: dict[str, dict] = {}
+    for gen, key, value in args.param:
+        params.setdefault(gen, {})[key] = value
+    df = read_table(args.data)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_compare(df, args.target, args.generators, n=args.n, protected=args.protected or None,
+                         seeds=args.seeds, policy=args.policy, holdout=args.holdout, params=params,
+                         out=Path(args.out), progress=progress, force=args.force)
+    best = result.best
+    print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
+    print(f"report: {result.index_html}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .io import check_output
+    from .report import render_scorecards
+
+    check_output(args.out, force=args.force)
+    if args.markdown:
+        check_output(args.markdown, force=args.force)
+    path = render_scorecards(args.scorecards, args.out, policy=None if args.no_gate else args.policy,
+                             markdown=args.markdown)
+    print(f"report: {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed)
+    result = run_demo(Path(args.out), seed=args.seed,
+                      progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"best: {result.best}: {result.best_reason}" if result.best else result.best_reason)
+    print(f"report: {result.index_html}")
     return 0
 
 
@@ -224,6 +308,8 @@ _COMMANDS = {
     "generate": cmd_generate,
     "evaluate": cmd_evaluate,
     "gate": cmd_gate,
+    "compare": cmd_compare,
+    "report": cmd_report,
     "demo": cmd_demo,
 }
 if __name__ == "__main__":

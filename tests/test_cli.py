@@ -342,3 +342,37 @@ def test_gate_bad_inputs(work, scored, capsys):
     code, _, err = run(capsys, "gate", scored, "--policy", bad)
     assert code == 1
     one_line_error(err, "realism.made_up", "line 4")
+
+
+# ------------------------------------------------------------ compare/report
+def test_compare_cli_writes_every_output(work, capsys):
+    df = load_fraud()
+    small = pd.concat([df[~df["fraud"]].head(4_000), df[df["fraud"]].head(200)])
+    data = _write(work, "small.csv", small)
+    code, out, err = run(capsys, "compare", data, "--target", "fraud", "--generators", "gaussian-copula,kmeans-smote",
+                         "-n", "150", "--out", work / "cmp")
+    assert code == 0, err
+    assert "best: gaussian-copula" in out and "index.html" in out
+    assert "kmeans-smote (seed 0): FAILED at fit" in err
+    names = {p.name for p in (work / "cmp").iterdir()}
+    assert {"index.html", "compare.json", "compare.md", "scorecards", "verdicts"} <= names
+    code, _, err = run(capsys, "compare", data, "--target", "fraud", "--generators", "gaussian-copula",
+                       "--out", work / "cmp")
+    assert code == 1
+    one_line_error(err, "exists", "--force")
+    code, _, err = run(capsys, "compare", data, "--target", "fraud", "--generators", "copula", "--out", work / "cmp2")
+    assert code == 2
+    one_line_error(err, "'copula'", "gaussian-copula")
+    assert not (work / "cmp2").exists()
+
+
+def test_report_cli_renders_scorecards(work, scored, capsys):
+    code, out, err = run(capsys, "report", scored, "--out", work / "one.html", "--markdown", work / "one.md")
+    assert code == 0, err
+    html = (work / "one.html").read_text()
+    card = json.loads(scored.read_text())
+    assert f"{card['quality_score']:.1f}" in html and f"{card['quality_score']:.1f}" in (work / "one.md").read_text()
+    code, _, err = run(capsys, "report", work / "missing.json", "--out", work / "two.html")
+    assert code == 1
+    one_line_error(err, "missing.json")
+    assert not (work / "two.html").exists()

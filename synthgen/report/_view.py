@@ -1,0 +1,290 @@
+"""The report's view model: one plain dict built from compare data + scorecards + verdicts.
+
+Both the HTML and the Markdown templates render this same dict with the same number formatting, so
+they carry the same numbers. Nothing here computes a metric; missing sections are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import plots
+
+SUBSCORES = {
+    "realism": "do synthetic rows look like real rare rows? mean of column shapes, pair trends and the "
+               "detection score (higher is better)",
+    "utility": "does adding them help a fraud model on the real holdout? 0.5 = no measurable change, "
+               "above 0.5 = significant PR-AUC gain (higher is better)",
+    "privacy": "do they avoid copying or hugging training rows? the worst of copy rate, DCR and "
+               "membership-inference scores; 0 if a holdout row is reproduced (higher is better)",
+    "fairness": "do protected groups keep their share and the model's error balance? the worse of "
+                "representation and equalized-odds scores; n/a without protected columns (higher is better)",
+}
+QUALITY = ("quality score = 100 × min(weighted mean of the sub-scores [realism .35, utility .25, privacy .25, "
+           "fairness .15, renormalised over those available], privacy, fairness): a privacy or fairness "
+           "failure caps the score instead of being averaged away (0..100, higher is better)")
+
+KEY_METRICS = (
+    "realism.column_shapes", "realism.column_pairs", "realism.detection_auc",
+    "utility.pr_auc_uplift", "utility.recall_uplift",
+    "leakage.exact_copy_rate", "leakage.holdout_copy_rate", "leakage.dcr_below_holdout_p5", "leakage.mia_auc",
+    "fairness.max_representation_shift", "fairness.equalized_odds_change",
+)
+
+
+# ------------------------------------------------------------------------------- formatting
+
+
+def fnum(v: Any, digits: int = 3) -> str:
+    """A metric value: fixed decimals for ordinary numbers, 3 significant digits for tiny ones."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, (int, float)):
+        return str(v)
+    if v != 0 and abs(v) < 10 ** -digits:
+        return f"{v:.2e}"
+    return f"{v:.{digits}f}"
+
+
+def fq(v: Any) -> str:
+    """A quality score (0..100): one decimal."""
+    return "n/a" if v is None else f"{v:.1f}"
+
+
+def fstat(stat: Mapping | None, kind: str = "metric") -> str:
+    """mean ± std (std shown only when there are several seeds)."""
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    f = fq if kind == "quality" else fnum
+    mean = f(stat["mean"])
+    return mean if stat.get("std") is None else f"{mean} ± {f(stat['std'])}"
+
+
+def fsec(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
+
+
+def anchor(name: str) -> str:
+    return "gen-" + re.sub(r"[^a-zA-Z0-9_-]+", "-", str(name)).strip("-")
+
+
+def arrow(goal: str | None) -> str:
+    return {"maximize": "↑ higher is better", "minimize": "↓ lower is better"}.get(goal or "", "")
+
+
+# ------------------------------------------------------------------------------- loading
+
+
+def _load_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def normalise_source(source: Any) -> tuple[dict, dict[str, dict], dict[str, dict]]:
+    """(compare data, {run id: scorecard dict}, {run id: verdict dict}) from a CompareResult, a compare
+    dict (scorecards read beside nothing), a compare.json path or a report folder."""
+    from ..compare import CompareResult  # lazy: compare writes reports, reports read compare data
+
+    if isinstance(source, CompareResult):
+        cards = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in source.scorecards.items()}
+        verdicts = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in source.verdicts.items()}
+        return source.data, cards, verdicts
+    base: Path | None = None
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            path = path / "compare.json"
+        from ..exceptions import ScorecardError
+
+        data = _load_json(path)
+        if data is None:
+            raise ScorecardError(f"compare data '{path}': cannot be read as JSON")
+        base = path.parent
+    elif isinstance(source, Mapping):
+        data = dict(source)
+    else:
+        raise TypeError(f"expected CompareResult, compare dict or path, found {type(source).__name__}")
+    cards: dict[str, dict] = dict(data.get("_scorecards") or {})
+    verdicts: dict[str, dict] = dict(data.get("_verdicts") or {})
+    if base is not None:
+        for run in data.get("runs") or []:
+            if run.get("scorecard") and run["id"] not in cards:
+                d = _load_json(base / run["scorecard"])
+                if d is not None:
+                    cards[run["id"]] = d
+            if run.get("verdict") and run["id"] not in verdicts:
+                d = _load_json(base / run["verdict"])
+                if d is not None:
+                    verdicts[run["id"]] = d
+    data = {k: v for k, v in data.items() if not k.startswith("_")}
+    return data, cards, verdicts
+
+
+# ------------------------------------------------------------------------------- view
+
+
+def build_view(source: Any, *, with_plots: bool = True) -> dict:
+    data, cards, verdicts = normalise_source(source)
+    timings = data.get("timings") or {}
+    gen_t = timings.get("generators") or {}
+    settings = data.get("settings") or {}
+    seeds = settings.get("seeds") or []
+    runs = data.get("runs") or []
+    notes: list[str] = []
+
+    rows = []
+    for e in data.get("leaderboard") or []:
+        g = e.get("generator")
+        t = gen_t.get(g) or {}
+        rows.append({
+            **e,
+            "anchor": anchor(g),
+            "quality_txt": fstat(e.get("quality_score"), "quality"),
+            "sub_txt": {s: fstat((e.get("subscores") or {}).get(s)) for s in SUBSCORES},
+            "sub_mean": {s: ((e.get("subscores") or {}).get(s) or {}).get("mean") for s in SUBSCORES},
+            "fit_s": t.get("fit_s"), "sample_s": t.get("sample_s"),
+            "fit_txt": fsec(t.get("fit_s")), "sample_txt": fsec(t.get("sample_s")),
+            "gate_txt": e.get("gate") or ("ERROR" if e.get("status") == "failed" else "not checked"),
+            "gate_seeds_txt": (f"{e.get('gate_passed_seeds', 0)}/{e.get('seeds_ok', 0)} seeds"
+                               if len(seeds) > 1 and e.get("seeds_ok") else ""),
+        })
+
+    glossary: dict[str, dict] = {}
+    sections = []
+    for row in rows:
+        g = row["generator"]
+        mine = [r for r in runs if r.get("generator") == g]
+        shown = next((r for r in mine if r.get("status") == "ok" and r.get("id") in cards), None)
+        sec: dict[str, Any] = {"generator": g, "anchor": row["anchor"], "row": row, "errors": row.get("errors") or [],
+                               "notes": [], "plots": {}, "fairness": [], "run": shown}
+        if shown is None:
+            if row.get("status") != "failed":
+                sec["notes"].append("scorecard file not found; nothing to show")
+            sections.append(sec)
+            continue
+        card = cards[shown["id"]]
+        verdict = verdicts.get(shown["id"])
+        sec["seed"] = shown.get("seed")
+        sec["card"] = card
+        metrics = card.get("metrics") or {}
+        for name, m in metrics.items():
+            glossary.setdefault(name, {"description": m.get("description", ""), "goal": m.get("goal")})
+        rule_by_metric = {r["metric"]: r for r in (verdict or {}).get("rules") or []}
+        sec["metrics"] = [{
+            "name": name, "value": fnum(m.get("value")), "stat": fstat((row.get("metrics") or {}).get(name)),
+            "goal": arrow(m.get("goal")), "description": m.get("description", ""),
+            "rule": rule_by_metric.get(name), "key": name in KEY_METRICS,
+        } for name, m in metrics.items()]
+        sec["rules"] = [{
+            **r, "value_txt": fnum(r.get("value")), "threshold_txt": f"{r.get('op')} {fnum(r.get('threshold'))}",
+            "status_txt": {True: "PASS", False: "FAIL"}.get(r.get("passed"), "N/A"),
+            "description": (metrics.get(r["metric"]) or {}).get("description", ""),
+        } for r in (verdict or {}).get("rules") or []]
+        sec["gate"] = None if verdict is None else ("PASS" if verdict.get("passed") else "FAIL")
+        if verdict is None:
+            sec["notes"].append("no gate verdict for this scorecard")
+        det = card.get("details") or {}
+        realism = det.get("realism") or {}
+        util = det.get("utility") or {}
+        leak = det.get("leakage") or {}
+        fair = det.get("fairness") or {}
+        columns = [c.get("name") for c in det.get("columns") or [] if isinstance(c, dict)]
+        sec["columns"] = det.get("columns") or []
+        sec["excluded"] = det.get("excluded_columns") or []
+        # tables (also used by Markdown)
+        up = util.get("uplift") or {}
+        sec["utility"] = [{
+            "metric": k, "baseline": fnum(v.get("baseline")), "augmented": fnum(v.get("augmented")),
+            "uplift": fnum(v.get("uplift")), "ci": ("n/a" if not v.get("ci95") else
+                                                     f"[{fnum(v['ci95'][0])}, {fnum(v['ci95'][1])}]"),
+            "verdict": v.get("verdict", ""), "significant": v.get("significant"),
+        } for k, v in up.items() if isinstance(v, dict)]
+        if not up:
+            sec["notes"].append("the scorecard has no utility details")
+        dcr_s, dcr_h = leak.get("dcr_synthetic_to_train") or {}, leak.get("dcr_holdout_to_train") or {}
+        sec["dcr"] = [{"stat": k, "synthetic": fnum(dcr_s.get(k)), "holdout": fnum(dcr_h.get(k))}
+                      for k in ("min", "p5", "p25", "median", "p75", "p95", "mean") if k in dcr_s or k in dcr_h]
+        sec["leak_counts"] = {k: leak.get(k) for k in ("exact_copies", "holdout_copies") if k in leak}
+        for col, fd in fair.items():
+            if not isinstance(fd, dict):
+                continue
+            down = fd.get("downstream") or {}
+            b = {str(r.get("group")): r for r in (down.get("baseline") or {}).get("by_group") or []}
+            a = {str(r.get("group")): r for r in (down.get("augmented") or {}).get("by_group") or []}
+            rep = {str(r.get("group")): r for r in fd.get("representation") or []}
+            groups = list(dict.fromkeys(list(rep) + list(b) + list(a)))
+            sec["fairness"].append({
+                "column": col,
+                "max_shift": fnum(fd.get("max_shift")),
+                "eo_change": fnum(fd.get("equalized_odds_change")),
+                "dp_change": fnum(fd.get("demographic_parity_change")),
+                "eo": (fnum((down.get("baseline") or {}).get("equalized_odds_difference")),
+                       fnum((down.get("augmented") or {}).get("equalized_odds_difference"))),
+                "dp": (fnum((down.get("baseline") or {}).get("demographic_parity_difference")),
+                       fnum((down.get("augmented") or {}).get("demographic_parity_difference"))),
+                "groups": [{
+                    "group": grp,
+                    "real_share": fnum((rep.get(grp) or {}).get("real_share")),
+                    "synthetic_share": fnum((rep.get(grp) or {}).get("synthetic_share")),
+                    "shift": fnum((rep.get(grp) or {}).get("shift")),
+                    "rows": (b.get(grp) or a.get(grp) or {}).get("rows", "n/a"),
+                    "recall_b": fnum((b.get(grp) or {}).get("recall")),
+                    "recall_a": fnum((a.get(grp) or {}).get("recall")),
+                    "fpr_b": fnum((b.get(grp) or {}).get("false_positive_rate")),
+                    "fpr_a": fnum((a.get(grp) or {}).get("false_positive_rate")),
+                } for grp in groups],
+                "plot": plots.fairness_groups(col, fd) if with_plots else None,
+            })
+        if with_plots:
+            shapes = realism.get("column_shapes") or {}
+            sec["plots"]["columns"] = plots.column_distributions(shapes, columns or None)
+            sec["plots"]["pairs"] = plots.pair_difference_heatmap((realism.get("column_pairs") or {}).get("pairs"),
+                                                                  columns or None)
+            sec["plots"]["dcr"] = plots.dcr_histogram(leak)
+            sec["plots"]["utility"] = plots.utility_bars(util)
+            for key, what in (("columns", "per-column histograms (details.realism.column_shapes)"),
+                              ("pairs", "pair scores (details.realism.column_pairs.pairs)"),
+                              ("dcr", "DCR histograms (details.leakage.histogram)"),
+                              ("utility", "utility numbers (details.utility.uplift)")):
+                if sec["plots"][key] is None:
+                    sec["notes"].append(f"no plot: the scorecard lacks {what}")
+        sections.append(sec)
+
+    if not cards:
+        notes.append("no scorecard could be read; only the leaderboard is shown")
+    data_info = data.get("data") or {}
+    split = data.get("split") or {}
+    policy = settings.get("policy") or {}
+    first_card = next(iter(cards.values()), {}) if cards else {}
+    return {
+        "title": data.get("title") or "synthgen report",
+        "mode": data.get("mode", "compare"),
+        "best": data.get("best") or {"generator": None, "reason": ""},
+        "rows": rows,
+        "sections": sections,
+        "data": data_info,
+        "settings": settings,
+        "split": split,
+        "policy": policy,
+        "seeds": seeds,
+        "multi_seed": len(seeds) > 1,
+        "glossary": [{"name": k, "description": v["description"], "goal": arrow(v["goal"])}
+                     for k, v in sorted(glossary.items())],
+        "subscore_help": SUBSCORES,
+        "quality_help": QUALITY,
+        "notes": notes,
+        "has_timings": bool(gen_t),
+        "total_s": fsec(timings.get("total_s")) if timings.get("total_s") is not None else None,
+        "versions": first_card.get("library_versions") or {},
+        "synthgen_version": data.get("synthgen_version", ""),
+        "quality_plot": plots.quality_chart(data.get("leaderboard") or []) if with_plots else None,
+    }
