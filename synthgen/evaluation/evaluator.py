@@ -1,0 +1,119 @@
+"""``evaluate``: run realism, utility, leakage and fairness once and assemble the scorecard."""
+
+from __future__ import annotations
+
+import time
+from importlib import metadata
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..io import sha256_frame
+from ..schema import Schema
+from . import fairness as _fairness
+from . import leakage as _leakage
+from . import realism as _realism
+from . import utility as _utility
+from ._frame import prepare
+from .base import METRICS
+from .scorecard import Scorecard, quality_score, subscores
+
+__all__ = ["evaluate"]
+
+_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "fairlearn")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("synthgen",) + _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def evaluate(
+    real_train: pd.DataFrame,
+    real_holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    target: str,
+    protected: Sequence[str] | None = None,
+    label: Any = None,
+    random_state: int = 0,
+    schema: Schema | None = None,
+) -> Scorecard:
+    """Score synthetic rare-class rows against real train and an unseen real holdout; never mutates inputs."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    frames = prepare(real_train, real_holdout, synthetic, target, protected, label, schema)
+    timings["prepare"] = time.perf_counter() - t0
+    seeds = np.random.SeedSequence(int(random_state)).spawn(4)
+    seed = [int(s.generate_state(1)[0]) for s in seeds]
+    values: dict[str, float | None] = {}
+    details: dict[str, Any] = {}
+
+    t = time.perf_counter()
+    shapes, shape_details = _realism.column_shapes(frames)
+    pairs, pair_details = _realism.column_pairs(frames)
+    timings["shapes_pairs"] = time.perf_counter() - t
+    t = time.perf_counter()
+    auc, det_details = _realism.detection(frames, seed[0])
+    timings["detection"] = time.perf_counter() - t
+    unseen, unseen_details = _realism.unseen_categories(frames)
+    values.update({"realism.column_shapes": shapes, "realism.column_pairs": pairs,
+                   "realism.detection_auc": auc, "realism.unseen_category_rate": unseen})
+    details["realism"] = {"column_shapes": shape_details, "column_pairs": pair_details,
+                          "detection": det_details, "unseen_categories": unseen_details}
+
+    t = time.perf_counter()
+    u_values, u_details, preds = _utility.utility(frames, seed[1])
+    timings["utility"] = time.perf_counter() - t
+    values.update(u_values)
+    details["utility"] = u_details
+
+    t = time.perf_counter()
+    l_values, l_details = _leakage.leakage(frames, seed[2])
+    timings["leakage"] = time.perf_counter() - t
+    values.update(l_values)
+    details["leakage"] = l_details
+
+    if frames.protected:
+        t = time.perf_counter()
+        f_values, f_details = _fairness.fairness(frames, preds)
+        timings["fairness"] = time.perf_counter() - t
+        values.update(f_values)
+        details["fairness"] = f_details
+
+    significant = bool(u_details["uplift"]["pr_auc"]["significant"])
+    sub = subscores(values, significant)
+    quality = quality_score(sub)
+    metrics = {name: METRICS[name].entry(_none(v)) for name, v in values.items()}
+    details["columns"] = [{"name": s.name, "kind": s.kind.value} for s in frames.modelled]
+    details["excluded_columns"] = [{"name": s.name, "kind": s.kind.value} for s in frames.schema.features()
+                                   if not s.kind.is_modelled]
+    inputs = {
+        "real_train": {"sha256": sha256_frame(real_train), "rows": int(len(real_train)),
+                       "rare_rows": int(frames.y["train"].sum())},
+        "real_holdout": {"sha256": sha256_frame(real_holdout), "rows": int(len(real_holdout)),
+                         "rare_rows": int(frames.y["holdout"].sum())},
+        "synthetic": {"sha256": sha256_frame(synthetic), "rows": int(len(synthetic)),
+                      "rare_rows": int(frames.y["synthetic"].sum())},
+        "target": target,
+        "label": frames.label,
+        "protected": list(frames.protected),
+    }
+    timings["total"] = time.perf_counter() - t0
+    card = Scorecard(quality_score=quality, subscores=sub, metrics=metrics, details=details, inputs=inputs,
+                     random_state=int(random_state), library_versions=_versions())
+    card = Scorecard.from_dict(card.to_dict())  # in memory exactly what the JSON holds
+    card.timings = timings
+    return card
+
+
+def _none(v: float | None) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return None if np.isnan(v) else v

@@ -1,0 +1,220 @@
+"""Realism: do synthetic rows look like the real rare rows, column by column, pair by pair, as a whole?
+
+Column shapes and pair trends follow SDMetrics' QualityReport formulas (KSComplement,
+TVComplement, CorrelationSimilarity, ContingencySimilarity, with its relevance thresholds)
+but run vectorised on pre-encoded arrays. Detection trains a classifier to tell real
+rare rows from synthetic rows: an AUC near 0.5 means it cannot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from ._frame import Frames, model_matrix, omp_threads
+from .base import metric
+
+__all__ = ["column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic",
+           "REAL_CORRELATION_THRESHOLD", "REAL_ASSOCIATION_THRESHOLD"]
+
+# SDMetrics QualityReport defaults: a pair counts only when the real data shows a trend to keep
+REAL_CORRELATION_THRESHOLD = 0.5
+REAL_ASSOCIATION_THRESHOLD = 0.3
+DETECTION_FOLDS = 5
+
+COLUMN_SHAPES = metric("realism.column_shapes", "maximize", 0.0, 1.0,
+                       "Mean over modelled columns of 1 - KS statistic (numbers, dates) or 1 - total variation "
+                       "distance (categories), real rare rows vs synthetic rows")
+COLUMN_PAIRS = metric("realism.column_pairs", "maximize", 0.0, 1.0,
+                      "Mean pair-trend similarity (1 - |r_real - r_syn|/2 for number pairs, 1 - TVD of the "
+                      "joint table for category and mixed pairs) over pairs with a real trend")
+DETECTION_AUC = metric("realism.detection_auc", "minimize", 0.5, 1.0,
+                       "Cross-validated ROC AUC of a classifier separating real rare rows from synthetic rows "
+                       "(0.5 = indistinguishable)", normalize=lambda v: 1.0 - 2.0 * abs(v - 0.5))
+UNSEEN = metric("realism.unseen_category_rate", "minimize", 0.0, 1.0,
+                "Share of synthetic rows holding a category value that no real_train row has")
+
+
+def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic (max distance between empirical CDFs); NaN dropped."""
+    a = np.sort(a[~np.isnan(a)])
+    b = np.sort(b[~np.isnan(b)])
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    grid = np.concatenate([a, b])
+    fa = np.searchsorted(a, grid, side="right") / len(a)
+    fb = np.searchsorted(b, grid, side="right") / len(b)
+    return float(np.max(np.abs(fa - fb)))
+
+
+def _freq(codes: np.ndarray, k: int) -> np.ndarray | None:
+    c = codes[codes >= 0]
+    if len(c) == 0:
+        return None
+    return np.bincount(c, minlength=k) / len(c)
+
+
+def column_shapes(frames: Frames) -> tuple[float, dict]:
+    """Per-column shape similarity of real rare rows vs synthetic rows; returns (mean, details)."""
+    real, syn = frames.rare("train"), frames.rare("synthetic")
+    per: dict[str, dict] = {}
+    for j, spec in enumerate(frames.numeric):
+        a, b = frames.num["train"][real, j], frames.num["synthetic"][syn, j]
+        stat = ks_statistic(a, b)
+        edges = np.histogram_bin_edges(a[~np.isnan(a)], bins=20) if np.isfinite(a).any() else np.array([0.0, 1.0])
+        per[spec.name] = {
+            "kind": spec.kind.value, "metric": "KSComplement", "score": 1.0 - stat if not math.isnan(stat) else None,
+            "bin_edges": edges.tolist(),
+            "real_counts": np.histogram(a[~np.isnan(a)], bins=edges)[0].tolist(),
+            "synthetic_counts": np.histogram(np.clip(b[~np.isnan(b)], edges[0], edges[-1]), bins=edges)[0].tolist(),
+            "real_missing": float(np.isnan(a).mean()), "synthetic_missing": float(np.isnan(b).mean()),
+        }
+    for j, spec in enumerate(frames.categorical):
+        k = len(frames.vocab[j])
+        a, b = frames.cat["train"][real, j], frames.cat["synthetic"][syn, j]
+        pa, pb = _freq(a, k), _freq(b, k)
+        score = None if pa is None or pb is None else 1.0 - 0.5 * float(np.abs(pa - pb).sum())
+        top = np.argsort(-(pa if pa is not None else np.zeros(k)), kind="stable")[:30]
+        per[spec.name] = {
+            "kind": spec.kind.value, "metric": "TVComplement", "score": score,
+            "categories": [frames.vocab[j][i] for i in top],
+            "real_share": [float(pa[i]) if pa is not None else 0.0 for i in top],
+            "synthetic_share": [float(pb[i]) if pb is not None else 0.0 for i in top],
+            "real_missing": float((a < 0).mean()), "synthetic_missing": float((b < 0).mean()),
+        }
+    scores = [d["score"] for d in per.values() if d["score"] is not None]
+    return (float(np.mean(scores)) if scores else float("nan")), per
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    if len(x) < 2:
+        return float("nan")
+    x = x - x.mean()
+    y = y - y.mean()
+    den = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / den if den > 0 else float("nan")
+
+
+def _discretize(values: np.ndarray) -> np.ndarray:
+    """SDMetrics ColumnPairTrends binning: 10 histogram bins of this data's own range, NaN -> bin 11."""
+    finite = values[~np.isnan(values)]
+    if len(finite) == 0:
+        return np.full(len(values), 11, dtype=np.int64)
+    edges = np.histogram_bin_edges(finite)
+    return np.digitize(values, bins=edges).astype(np.int64)
+
+
+def _joint(a: np.ndarray, b: np.ndarray, kb: int, size: int) -> np.ndarray:
+    return np.bincount(a * kb + b, minlength=size) / len(a)
+
+
+def _cramers_v(table: np.ndarray) -> float:
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if table.sum() == 0 or min(table.shape) < 2:
+        return float("nan")
+    n = table.sum()
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    return math.sqrt(chi2 / (n * (min(table.shape) - 1)))
+
+
+def column_pairs(frames: Frames) -> tuple[float, dict]:
+    """Pair-trend similarity of real rare rows vs synthetic rows; returns (mean of relevant pairs, details)."""
+    real, syn = frames.rare("train"), frames.rare("synthetic")
+    cols: list[tuple[str, str, np.ndarray, np.ndarray]] = []  # name, shape, real, syn
+    for j, spec in enumerate(frames.numeric):
+        cols.append((spec.name, "num", frames.num["train"][real, j], frames.num["synthetic"][syn, j]))
+    for j, spec in enumerate(frames.categorical):
+        k = len(frames.vocab[j])
+        # missing is its own category, as pandas groupby(dropna=False) makes it in SDMetrics
+        ra, sa = frames.cat["train"][real, j].astype(np.int64), frames.cat["synthetic"][syn, j].astype(np.int64)
+        cols.append((spec.name, "cat", np.where(ra < 0, k, ra), np.where(sa < 0, k, sa)))
+    order = {s.name: i for i, s in enumerate(frames.schema.columns)}
+    cols.sort(key=lambda c: order.get(c[0], 0))
+    disc = {name: (_discretize(r), _discretize(s)) for name, shape, r, s in cols if shape == "num"}
+    pairs = []
+    for (n1, t1, r1, s1), (n2, t2, r2, s2) in itertools.combinations(cols, 2):
+        if t1 == "num" and t2 == "num":
+            rr, rs = _pearson(r1, r2), _pearson(s1, s2)
+            score = 1.0 - abs(rr - rs) / 2.0 if not (math.isnan(rr) or math.isnan(rs)) else float("nan")
+            relevant = not math.isnan(rr) and abs(rr) > REAL_CORRELATION_THRESHOLD and not math.isnan(score)
+            pairs.append({"columns": [n1, n2], "metric": "CorrelationSimilarity", "score": _nan_none(score),
+                          "real": _nan_none(rr), "synthetic": _nan_none(rs), "relevant": bool(relevant)})
+            continue
+        a_r, a_s = disc[n1] if t1 == "num" else (r1, s1)
+        b_r, b_s = disc[n2] if t2 == "num" else (r2, s2)
+        ka = int(max(a_r.max(initial=0), a_s.max(initial=0))) + 1
+        kb = int(max(b_r.max(initial=0), b_s.max(initial=0))) + 1
+        jr, js = _joint(a_r, b_r, kb, ka * kb), _joint(a_s, b_s, kb, ka * kb)
+        score = 1.0 - 0.5 * float(np.abs(jr - js).sum())
+        assoc = _cramers_v((jr * len(a_r)).reshape(ka, kb).round())
+        relevant = not math.isnan(assoc) and assoc > REAL_ASSOCIATION_THRESHOLD
+        pairs.append({"columns": [n1, n2], "metric": "ContingencySimilarity", "score": score,
+                      "real_association": _nan_none(assoc), "relevant": bool(relevant)})
+    relevant = [p["score"] for p in pairs if p["relevant"]]
+    every = [p["score"] for p in pairs if p["score"] is not None]
+    mean_all = float(np.mean(every)) if every else float("nan")
+    value = float(np.mean(relevant)) if relevant else mean_all
+    return value, {"pairs": pairs, "relevant_pairs": len(relevant), "mean_all_pairs": _nan_none(mean_all),
+                   "fallback_all_pairs": not relevant}
+
+
+def _nan_none(v: float) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def detection(frames: Frames, seed: int) -> tuple[float, dict]:
+    """Stratified 5-fold AUC of HistGradientBoosting separating real rare rows from synthetic rows."""
+    rng = np.random.default_rng(seed)
+    real_idx = np.flatnonzero(frames.rare("train"))
+    syn_idx = np.flatnonzero(frames.rare("synthetic"))
+    n = min(len(real_idx), len(syn_idx))
+    real_idx = np.sort(rng.choice(real_idx, size=n, replace=False))
+    syn_idx = np.sort(rng.choice(syn_idx, size=n, replace=False))
+    rm = np.zeros(len(frames.train), dtype=bool)
+    rm[real_idx] = True
+    sm = np.zeros(len(frames.synthetic), dtype=bool)
+    sm[syn_idx] = True
+    X, is_cat = model_matrix(frames, ["train", "synthetic"], [rm, sm])
+    y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
+    folds = min(DETECTION_FOLDS, n)
+    if folds < 2:
+        return float("nan"), {"rows_per_class": int(n), "fold_auc": []}
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(rng.integers(2**31 - 1)))
+    model_seed = int(rng.integers(2**31 - 1))
+    aucs = []
+    for tr, te in cv.split(X, y):
+        clf = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
+                                             categorical_features=is_cat, early_stopping=False,
+                                             random_state=model_seed)
+        with omp_threads(len(tr)):
+            clf.fit(X[tr], y[tr])
+            aucs.append(float(roc_auc_score(y[te], clf.predict_proba(X[te])[:, 1])))
+    return float(np.mean(aucs)), {"rows_per_class": int(n), "folds": folds, "fold_auc": aucs,
+                                  "model": "HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, "
+                                           "max_leaf_nodes=15, native categories)"}
+
+
+def unseen_categories(frames: Frames) -> tuple[float, dict]:
+    """Share of synthetic rows with a category value absent from real_train, and which values."""
+    syn = frames.cat["synthetic"]
+    bad_rows = np.zeros(len(syn), dtype=bool)
+    per: dict[str, dict] = {}
+    for j, spec in enumerate(frames.categorical):
+        seen = np.zeros(len(frames.vocab[j]), dtype=bool)
+        tr = frames.cat["train"][:, j]
+        seen[tr[tr >= 0]] = True
+        c = syn[:, j]
+        bad = (c >= 0) & ~seen[np.maximum(c, 0)]
+        if bad.any():
+            values = sorted({frames.vocab[j][i] for i in np.unique(c[bad])})
+            per[spec.name] = {"rows": int(bad.sum()), "values": values[:20]}
+        bad_rows |= bad
+    return float(bad_rows.mean()), per

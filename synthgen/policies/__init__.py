@@ -1,0 +1,1 @@
+"""Packaged gate policies (TOML), read with importlib.resources by synthgen.gate."""
