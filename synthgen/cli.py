@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="CSV or Parquet file (by suffix)")
     p.add_argument("--target", required=True, help="the label column")
     p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
     p.add_argument("--json", action="store_true", help="print the schema as JSON (editable, usable with fit --schema)")
 
     p = sub.add_parser("fit", help="fit a generator on the rare-class rows of the train split and save it")
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=_fraction, default=0.3, help="fraction kept back for evaluation (default 0.3; 0 allowed)")
     p.add_argument("--seed", type=_int, default=0, help="seed for the split and the generator (default 0)")
     p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
 
@@ -186,10 +188,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _kinds(items: list[str]) -> dict[str, str]:
-    from .schema import parse_column_kinds
+def _kinds(args: argparse.Namespace) -> dict[str, str]:
+    """Kind overrides: those of --schema FILE, then each --column-kind on top."""
+    from .schema import kinds_from_schema_file, parse_column_kinds
 
-    return parse_column_kinds(items)
+    kinds = kinds_from_schema_file(args.schema) if getattr(args, "schema", None) else {}
+    kinds.update(parse_column_kinds(getattr(args, "column_kind", [])))
+    return kinds
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -199,7 +204,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     df = read_table(args.data)
     counts = target_counts(df, args.target)
-    schema = Schema.detect(df, target=args.target, overrides=_kinds(args.column_kind))
+    schema = Schema.detect(df, target=args.target, overrides=_kinds(args))
     if args.json:
         print(schema.to_json())
         return 0
@@ -220,7 +225,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     params = dict(args.param)
     gen, path = fit_file(args.data, args.target, args.generator, args.out, params=params, holdout=args.holdout,
-                         seed=args.seed, column_kinds=_kinds(args.column_kind), force=args.force)
+                         seed=args.seed, column_kinds=_kinds(args), force=args.force)
     rare = ", ".join(f"{c!r} ({gen.class_counts_[str(c)]} rows)" for c in gen.classes_)
     print(f"fitted {gen.name} on rare class {rare} of {gen.training_['rows']:,} train rows; saved to {path}")
     return 0

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 
 from .exceptions import DataError, IncompatibleModelError, SchemaError, UsageError
 
-__all__ = ["ColumnKind", "ColumnSpec", "Schema", "SCHEMA_VERSION", "parse_column_kinds"]
+__all__ = ["ColumnKind", "ColumnSpec", "Schema", "SCHEMA_VERSION", "parse_column_kinds", "kinds_from_schema_file"]
 
 SCHEMA_VERSION = 1
 
@@ -302,6 +303,18 @@ class _ColumnProblem(Exception):
     pass
 
 
+def kinds_from_schema_file(path: str | Path) -> dict[str, str]:
+    """Column kinds from a schema JSON file (as ``synthgen inspect --json`` prints), to use as overrides."""
+    path = Path(path)
+    try:
+        schema = Schema.from_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--schema '{path}': cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SchemaError(f"--schema '{path}': not a synthgen schema ({exc})") from None
+    return {c.name: c.kind.value for c in schema.columns if c.name != schema.target}
+
+
 def parse_column_kinds(items: Iterable[str]) -> dict[str, str]:
     """Parse ``NAME=KIND`` strings from the command line."""
     out: dict[str, str] = {}
@@ -437,8 +450,7 @@ def _fresh_prefix(values: pd.Series) -> str:
 
 
 def _datetime_format(values: pd.Series) -> str | None:
-    sample = values.astype(str).drop_duplicates()
-    sample = sample.iloc[:_SAMPLE]
+    sample = pd.Series(pd.unique(values)[:_SAMPLE]).astype(str)
     if sample.empty:
         return None
     for fmt, pattern in _DATETIME_FORMATS:
@@ -482,13 +494,12 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
         if integral:
             return _spec_for_kind(series, ColumnKind.INTEGER, "whole numbers")
         return _spec_for_kind(series, ColumnKind.CONTINUOUS, "numbers")
-    # text
-    text = values.astype(str)
-    lowered = set(text.str.strip().str.lower().unique()[:3])
-    if nunique == 2 and lowered <= _TRUE_FALSE:
+    # text: the checks look at the distinct values or a head sample, never re-map the whole column
+    if nunique == 2 and {str(v).strip().lower() for v in pd.unique(values)} <= _TRUE_FALSE:
         return _spec_for_kind(series, ColumnKind.BOOLEAN, "two true/false words")
-    head_share = float(pd.to_numeric(text.iloc[:_SAMPLE], errors="coerce").notna().mean())
-    numeric = pd.to_numeric(text, errors="coerce") if head_share >= 0.5 else None
+    sample = values.iloc[:_SAMPLE].astype(str)
+    head_share = float(pd.to_numeric(sample, errors="coerce").notna().mean())
+    numeric = pd.to_numeric(values.astype(str), errors="coerce") if head_share >= 0.5 else None
     share_numeric = float(numeric.notna().mean()) if numeric is not None else head_share
     if share_numeric == 1.0:
         spec = _detect_column(pd.Series(numeric.reindex(series.index), name=name))
@@ -496,10 +507,9 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
         return spec
     if share_numeric >= 0.9:
         raise _ColumnProblem(_text_in_numbers(name, series, _non_numeric_mask(series)))
-    fmt = _datetime_format(text)
+    fmt = _datetime_format(values)
     if fmt is not None:
         return _spec_for_kind(series, ColumnKind.DATETIME, f"dates formatted {fmt}", fmt=fmt)
-    sample = text.iloc[:_SAMPLE]
     if sample.str.match(_EMAIL).mean() >= 0.8:
         return _spec_for_kind(series, ColumnKind.PERSONAL, "email addresses")
     if sample.str.match(_PHONE).mean() >= 0.8 and sample.str.count(r"\d").mean() >= 7:

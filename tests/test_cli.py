@@ -71,6 +71,26 @@ def test_fit_holdout_zero_and_column_kind_override(work, capsys):
     assert manifest["payload"]["contains_real_rows"] is True
 
 
+def test_fit_with_an_edited_schema_file(work, capsys):
+    code, out, _ = run(capsys, "inspect", work / "fraud.csv", "--target", "fraud", "--json")
+    schema = json.loads(out)
+    for column in schema["columns"]:
+        if column["name"] in ("amount", "store_id"):
+            column["kind"] = "continuous" if column["name"] == "amount" else "categorical"
+    (work / "schema.json").write_text(json.dumps(schema))
+    code, _, err = run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "gaussian-copula",
+                       "--schema", work / "schema.json", "--column-kind", "amount=integer", "--out", work / "m_schema")
+    assert code == 0, err
+    kinds = {c["name"]: c["kind"] for c in json.loads((work / "m_schema" / "manifest.json").read_text())["schema"]["columns"]}
+    assert kinds["store_id"] == "categorical" and kinds["amount"] == "integer"  # --column-kind wins
+    (work / "bad_schema.json").write_text("{not json")
+    code, _, err = run(capsys, "fit", work / "fraud.csv", "--target", "fraud", "--generator", "smote",
+                       "--schema", work / "bad_schema.json", "--out", work / "m_bad")
+    assert code == 1
+    one_line_error(err, "schema JSON", "line 1")
+    assert not (work / "m_bad").exists()
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".csv.gz"])
 def test_generate_exact_rows_any_format(work, capsys, suffix):
     out_file = work / f"rows{suffix}"

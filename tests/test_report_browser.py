@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from synthgen.compare import run_compare
+from synthgen.report.screenshot import CHROMIUM_FLAGS, find_chromium
 
 from test_compare import N, fraud_sample
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+FLAGS = CHROMIUM_FLAGS
 
 CHECK = """<script>
 (function () {
@@ -57,10 +57,9 @@ CHECK = """<script>
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
+    path = find_chromium()
+    if path:
+        return path
     if IN_CI:
         pytest.fail("chromium is missing under CI=true; install it (apt-get install -y chromium)")
     pytest.skip("chromium not installed (apt-get install -y chromium); the browser check needs it")

@@ -43,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fmt(row: dict) -> str:
     verdict = "ok" if row.get("passed", True) else "MISSED"
+    detail = f" [{row['detail']}]" if row.get("detail") else ""
     return (
         f"   {row['measure']}: ours {row['ours']:.4g} vs anchor {row['anchor']:.4g} {row.get('unit', '')} "
-        f"-> ratio {row['ratio']:.2f} (target {row.get('target', '-')}) {verdict}"
+        f"-> ratio {row['ratio']:.2f} (target {row.get('target', '-')}) {verdict}{detail}"
     )
 
 

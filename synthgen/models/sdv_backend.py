@@ -1,7 +1,7 @@
 """CTGAN, TVAE (and SDV's own Gaussian copula, for side-by-side runs) through SDV.
 
 SDV sees model space: standardised numbers and integer category codes, so schema handling
-stays ours. Fits are made reproducible by seeding numpy, Python and torch around the call
+stays ours (rounding and range clipping included, so SDV's enforce_* options are off). Fits are made reproducible by seeding numpy, Python and torch around the call
 (restored afterwards); sampling sets SDV's random state from our seed, replacing SDV's hidden
 fixed seed. SDV objects can only be saved as pickles: the manifest says so and the store
 refuses to load a pickle whose sha256 differs from the manifest.
@@ -129,7 +129,7 @@ class CTGANGenerator(_NeuralGenerator):
         from sdv.single_table import CTGANSynthesizer
 
         return CTGANSynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size, verbose=self.verbose,
-                                enable_gpu=False, enforce_rounding=False)
+                                enable_gpu=False, enforce_rounding=False, enforce_min_max_values=False)
 
 
 class TVAEGenerator(_NeuralGenerator):
@@ -141,7 +141,7 @@ class TVAEGenerator(_NeuralGenerator):
         from sdv.single_table import TVAESynthesizer
 
         return TVAESynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size, verbose=self.verbose,
-                               enable_gpu=False, enforce_rounding=False)
+                               enable_gpu=False, enforce_rounding=False, enforce_min_max_values=False)
 
 
 class SDVGaussianCopulaGenerator(_SDVGenerator):

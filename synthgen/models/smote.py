@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from ..exceptions import GeneratorError, ParameterError
 from .base import BaseGenerator, _one_line
@@ -42,6 +43,9 @@ class _ImblearnGenerator(BaseGenerator):
     contains_real_rows: ClassVar[bool] = True
     #: whether the method's result depends on the other classes' rows (plain SMOTE: no, so one row is kept)
     method_uses_other_rows: ClassVar[bool] = True
+    #: whether the method can fail on valid data (no danger rows, no cluster...): then fit runs one small
+    #: trial so the failure surfaces at fit rather than at generate
+    can_fail_on_data: ClassVar[bool] = True
 
     def __init__(self, *, k_neighbors: int = 5, max_other_rows: int = 5_000, random_state: int | None = None):
         self.k_neighbors = k_neighbors
@@ -61,7 +65,7 @@ class _ImblearnGenerator(BaseGenerator):
     def _other_rows_limit(self) -> int:
         return self.max_other_rows if self.method_uses_other_rows else 1
 
-    def _make_sampler(self, strategy: dict, seed: int):
+    def _make_sampler(self, strategy: dict, seed: int, state: dict):
         raise NotImplementedError
 
     # model data <-> the numeric matrix imblearn sees
@@ -79,12 +83,14 @@ class _ImblearnGenerator(BaseGenerator):
             "rare_codes": rare.codes,
             "other_numeric": other.numeric,
             "other_codes": other.codes,
-            **self._extra_state(rare),
+            **self._extra_state(rare, other),
         }
-        self._sample(state, min(10, rare.numeric.shape[0]), rng, seed)  # fail at fit, not at generate
+        if self.can_fail_on_data:
+            self._sample(state, min(10, rare.numeric.shape[0]), rng, seed)  # fail at fit, not at generate
         return state
 
-    def _extra_state(self, rare: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+        """Fitted state beyond the stored rows (bin edges, an SVM's support vectors)."""
         return {}
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
@@ -98,7 +104,7 @@ class _ImblearnGenerator(BaseGenerator):
         total = 0
         for _ in range(8):  # ADASYN and SVM-SMOTE round their counts; top up the difference
             need = self._request(n - total, n_rare)
-            sampler = self._make_sampler({_RARE: n_rare + need}, int(rng.integers(2**31 - 1)))
+            sampler = self._make_sampler({_RARE: n_rare + need}, int(rng.integers(2**31 - 1)), state)
             try:
                 X_res, _ = sampler.fit_resample(X, y)
             except (ValueError, RuntimeError) as exc:
@@ -131,8 +137,9 @@ class SMOTEGenerator(_ImblearnGenerator):
 
     name = "smote"
     method_uses_other_rows = False
+    can_fail_on_data = False
 
-    def _make_sampler(self, strategy: dict, seed: int):
+    def _make_sampler(self, strategy: dict, seed: int, state: dict):
         from imblearn.over_sampling import SMOTE
 
         return SMOTE(sampling_strategy=strategy, k_neighbors=self.k_neighbors, random_state=seed)
@@ -154,7 +161,7 @@ class BorderlineSMOTEGenerator(_ImblearnGenerator):
         super()._validate_params()
         _check_int(self.m_neighbors, "m_neighbors", 1)
 
-    def _make_sampler(self, strategy: dict, seed: int):
+    def _make_sampler(self, strategy: dict, seed: int, state: dict):
         from imblearn.over_sampling import BorderlineSMOTE
 
         return BorderlineSMOTE(
@@ -178,16 +185,43 @@ class BorderlineSMOTE2Generator(BorderlineSMOTEGenerator):
     kind = "borderline-2"
 
 
+class _KnownSupport(BaseEstimator):
+    """Stands in for SVM-SMOTE's SVM: reports support vectors found once at fit (imblearn reads only
+    ``support_``), so each block does not refit the SVM on the same rows."""
+
+    def __init__(self, support: np.ndarray | None = None):
+        self.support = support
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "_KnownSupport":
+        self.support_ = np.asarray(self.support, dtype=np.int64)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:  # imblearn checks that the estimator has one
+        raise NotImplementedError("only support_ is known")
+
+
 class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
-    """SVM-SMOTE: new rows near the support vectors of an SVM separating the classes."""
+    """SVM-SMOTE: new rows near the support vectors of an SVM separating the classes.
+
+    The SVM (imblearn's default: SVC(gamma="scale")) is fitted once at fit on the stored rows; its
+    support vector indices are kept in the payload and reused by every block.
+    """
 
     name = "svm-smote"
 
-    def _make_sampler(self, strategy: dict, seed: int):
+    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+        from sklearn.svm import SVC
+
+        X = np.vstack([self._matrix(rare.numeric, rare.codes), self._matrix(other.numeric, other.codes)])
+        y = np.r_[np.full(rare.numeric.shape[0], _RARE), np.full(other.numeric.shape[0], _OTHER)]
+        return {"svm_support": SVC(gamma="scale").fit(X, y).support_.astype(np.int64)}
+
+    def _make_sampler(self, strategy: dict, seed: int, state: dict):
         from imblearn.over_sampling import SVMSMOTE
 
         return SVMSMOTE(
-            sampling_strategy=strategy, k_neighbors=self.k_neighbors, m_neighbors=self.m_neighbors, random_state=seed
+            sampling_strategy=strategy, k_neighbors=self.k_neighbors, m_neighbors=self.m_neighbors,
+            svm_estimator=_KnownSupport(state["svm_support"]), random_state=seed,
         )
 
     def _explain(self, exc: BaseException | None) -> str:
@@ -199,7 +233,7 @@ class ADASYNGenerator(_ImblearnGenerator):
 
     name = "adasyn"
 
-    def _make_sampler(self, strategy: dict, seed: int):
+    def _make_sampler(self, strategy: dict, seed: int, state: dict):
         from imblearn.over_sampling import ADASYN
 
         return ADASYN(sampling_strategy=strategy, n_neighbors=self.k_neighbors, random_state=seed)
@@ -243,7 +277,7 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
         if cbt != "auto" and (isinstance(cbt, bool) or not isinstance(cbt, (int, float)) or not 0 < cbt <= 1):
             raise ParameterError(f"cluster_balance_threshold: expected 'auto' or a number in (0, 1], got {cbt!r}")
 
-    def _make_sampler(self, strategy: dict, seed: int):
+    def _make_sampler(self, strategy: dict, seed: int, state: dict):
         from imblearn.over_sampling import KMeansSMOTE
         from sklearn.cluster import MiniBatchKMeans
 
@@ -336,6 +370,7 @@ class SMOTENGenerator(_ImblearnGenerator):
     treated as categories, and drawn uniformly inside the chosen bin when decoded."""
 
     name = "smote-n"
+    can_fail_on_data = False
 
     def __init__(
         self, *, k_neighbors: int = 5, n_bins: int = 10, max_other_rows: int = 5_000, random_state: int | None = None
@@ -347,7 +382,7 @@ class SMOTENGenerator(_ImblearnGenerator):
         super()._validate_params()
         _check_int(self.n_bins, "n_bins", 2)
 
-    def _extra_state(self, rare: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
         p = rare.numeric.shape[1]
         edges = np.full((p, self.n_bins + 1), np.nan)
         for j in range(p):
@@ -391,4 +426,4 @@ class SMOTENGenerator(_ImblearnGenerator):
         return ModelData(numeric, new[:, p:].astype(np.int32))
 
     def block_rows(self) -> int:
-        return 50_000
+        return 200_000  # SMOTEN works on small integer codes, and each call refits its value-difference metric
