@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -217,8 +217,3 @@ def sha256_frame(df: pd.DataFrame) -> str:
     hashes = pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
     digest.update(hashes.tobytes())
     return digest.hexdigest()
-
-
-def iter_chunks(df: pd.DataFrame, size: int) -> Iterable[pd.DataFrame]:
-    for start in range(0, len(df), size):
-        yield df.iloc[start : start + size]

@@ -19,7 +19,8 @@ import pandas as pd
 
 from .exceptions import DataError, IncompatibleModelError, SchemaError, UsageError
 
-__all__ = ["ColumnKind", "ColumnSpec", "Schema", "SCHEMA_VERSION", "parse_column_kinds", "kinds_from_schema_file"]
+__all__ = ["ColumnKind", "ColumnSpec", "Schema", "SCHEMA_VERSION", "parse_column_kinds", "kinds_from_schema_file",
+           "sdv_columns"]
 
 SCHEMA_VERSION = 1
 
@@ -301,6 +302,19 @@ class Schema:
 # ---------------------------------------------------------------------- helpers
 class _ColumnProblem(Exception):
     pass
+
+
+def sdv_columns(specs: Iterable[ColumnSpec]) -> dict[str, dict]:
+    """SDV/SDMetrics column metadata for our specs, so side-by-side runs see the same column kinds."""
+    cols: dict[str, dict] = {}
+    for spec in specs:
+        if spec.kind == ColumnKind.DATETIME:
+            cols[spec.name] = {"sdtype": "datetime", "datetime_format": spec.datetime_format}
+        elif spec.kind.is_numeric:
+            cols[spec.name] = {"sdtype": "numerical"}
+        else:
+            cols[spec.name] = {"sdtype": "boolean" if spec.kind == ColumnKind.BOOLEAN else "categorical"}
+    return cols
 
 
 def kinds_from_schema_file(path: str | Path) -> dict[str, str]:

@@ -19,6 +19,7 @@ from synthgen.evaluation._frame import prepare
 from synthgen.evaluation.utility import holdout_metrics
 from synthgen.exceptions import EvaluationError, ScorecardError
 from synthgen.io import sha256_frame
+from synthgen.schema import sdv_columns
 
 TOP_KEYS = ["scorecard_version", "quality_score", "subscores", "metrics", "details", "inputs", "random_state",
             "library_versions"]
@@ -111,14 +112,7 @@ def _sdmetrics_scores(train, syn, target, label):
     from sdmetrics.reports.single_table import QualityReport
 
     frames = prepare(train, train, syn, target, label=label)
-    cols = {}
-    for s in frames.modelled:
-        if s.kind.value == "datetime":
-            cols[s.name] = {"sdtype": "datetime", "datetime_format": s.datetime_format}
-        elif s.kind.is_numeric:
-            cols[s.name] = {"sdtype": "numerical"}
-        else:
-            cols[s.name] = {"sdtype": "boolean" if s.kind.value == "boolean" else "categorical"}
+    cols = sdv_columns(frames.modelled)
     names = [c for c in train.columns if c in cols]
     real = train[train[target] == label][names].reset_index(drop=True)
     report = QualityReport()

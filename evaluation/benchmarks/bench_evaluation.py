@@ -20,7 +20,7 @@ import pandas as pd
 from synthgen.evaluation import evaluate
 from synthgen.evaluation import leakage, realism
 from synthgen.evaluation._frame import prepare
-from synthgen.schema import Schema
+from synthgen.schema import Schema, sdv_columns
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "evalml_fraud_transactions.csv.gz"
 MODELLED = ["datetime", "amount", "currency", "customer_present", "expiration_date", "provider", "lat", "lng",
@@ -64,16 +64,6 @@ def _best_of(fn, repeats: int):
     return best, result
 
 
-def _sdv_columns(frames) -> dict:
-    cols = {}
-    for s in frames.modelled:
-        if s.kind.value == "datetime":
-            cols[s.name] = {"sdtype": "datetime", "datetime_format": s.datetime_format}
-        elif s.kind.is_numeric:
-            cols[s.name] = {"sdtype": "numerical"}
-        else:
-            cols[s.name] = {"sdtype": "boolean" if s.kind.value == "boolean" else "categorical"}
-    return cols
 
 
 def bench_scorecard(df: pd.DataFrame) -> dict:
@@ -101,7 +91,7 @@ def bench_shapes_pairs(df: pd.DataFrame) -> dict:
 
     def ours_once() -> tuple[float, float]:
         frames = prepare(fraud, pd.concat([fraud.head(100), legit]), syn, "fraud", label=True, schema=schema)
-        cols.update(_sdv_columns(frames))
+        cols.update(sdv_columns(frames.modelled))
         return realism.column_shapes(frames)[0], realism.column_pairs(frames)[0]
 
     def theirs_once() -> QualityReport:
@@ -140,7 +130,7 @@ def bench_dcr(df: pd.DataFrame) -> dict:
         return frames, float(np.mean(d_train < d_valid))
 
     ours, (frames, ours_share) = _best_of(ours_once, REPEATS)
-    cols = _sdv_columns(frames)
+    cols = sdv_columns(frames.modelled)
     names = list(cols)
     metadata = {"tables": {"fraud": {"columns": cols}}}
     start = time.perf_counter()

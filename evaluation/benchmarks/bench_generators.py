@@ -28,6 +28,7 @@ import pandas as pd
 from synthgen.datasets import load_fraud, load_german_credit
 from synthgen.models import make_generator
 from synthgen.models.sdv_backend import _quiet, seeded
+from synthgen.schema import sdv_columns
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 N = 50_000
@@ -111,12 +112,8 @@ def smote_nc() -> list[dict]:
 def _quality(real: pd.DataFrame, synthetic: pd.DataFrame, schema) -> float:
     from sdmetrics.reports.single_table import QualityReport
 
-    cols = {}
-    for spec in schema.modelled():
-        if spec.kind.is_numeric:
-            cols[spec.name] = {"sdtype": "numerical"}
-        else:
-            cols[spec.name] = {"sdtype": "categorical"}
+    cols = {name: {"sdtype": "numerical" if meta["sdtype"] in ("numerical", "datetime") else "categorical"}
+            for name, meta in sdv_columns(schema.modelled()).items()}
     names = list(cols)
     conv = lambda d: pd.DataFrame({c: (schema.to_numeric(schema[c], d[c]) if cols[c]["sdtype"] == "numerical" else d[c].astype(str)) for c in names})
     report = QualityReport()
@@ -168,8 +165,7 @@ def ctgan() -> list[dict]:
     ours_s = min(_timed(lambda: gen.sample(n))[1] for _ in range(3))
     rare = df[df["class"] == 2].drop(columns=["class"]).reset_index(drop=True)
     # the same column kinds as ours, so both train the same network shape
-    columns = {spec.name: {"sdtype": "numerical" if spec.kind.is_numeric else "categorical"} for spec in gen.schema_.modelled()}
-    meta = Metadata.load_from_dict({"tables": {"t": {"columns": columns}}})
+    meta = Metadata.load_from_dict({"tables": {"t": {"columns": sdv_columns(gen.schema_.modelled())}}})
     sdv = CTGANSynthesizer(meta, epochs=epochs, enable_gpu=False)
     with _quiet(), seeded(0):
         _, sdv_fit = _timed(lambda: sdv.fit({"t": rare}))

@@ -25,20 +25,25 @@ def main(argv: list[str] | None = None) -> int:
     if names:
         modules = [m for m in modules if any(n in m for n in names)]
     rows: list[dict] = []
+    failed: list[str] = []
     for name in modules:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
-        module = importlib.import_module(f"evaluation.benchmarks.{name}")
-        for row in module.run():
-            row.setdefault("benchmark", name)
-            rows.append(row)
-            print(_fmt(row), flush=True)
+        try:
+            module = importlib.import_module(f"evaluation.benchmarks.{name}")
+            for row in module.run():
+                row.setdefault("benchmark", name)
+                rows.append(row)
+                print(_fmt(row), flush=True)
+        except Exception as exc:  # one broken benchmark must not hide the others' results
+            print(f"   FAILED: {type(exc).__name__}: {exc}", flush=True)
+            failed.append(name)
         print(f"   ({time.perf_counter() - start:.0f} s)", flush=True)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(rows, indent=2))
     print("\n" + markdown_table(rows))
-    return 0 if all(r.get("passed", True) for r in rows) else 1
+    return 0 if not failed and all(r.get("passed", True) for r in rows) else 1
 
 
 def _fmt(row: dict) -> str:

@@ -28,16 +28,8 @@ class ModelData:
     numeric: np.ndarray  # (n, p) float64, standardised
     codes: np.ndarray  # (n, q) int32
 
-    @property
-    def n_rows(self) -> int:
-        return max(self.numeric.shape[0], self.codes.shape[0])
-
     def take(self, index: np.ndarray) -> "ModelData":
         return ModelData(self.numeric[index], self.codes[index])
-
-    @staticmethod
-    def concat(parts: list["ModelData"]) -> "ModelData":
-        return ModelData(np.vstack([p.numeric for p in parts]), np.vstack([p.codes for p in parts]))
 
 
 class TableEncoder:
