@@ -201,3 +201,17 @@ def test_missing_details_are_skipped_with_a_note(compared, tmp_path):
     assert 'data-generator="partial"' in html
     assert "no plot: the scorecard lacks per-column histograms" in html
     assert "the scorecard has no utility details" in html
+
+
+def test_fairness_section_with_a_protected_column(tmp_path):
+    from synthgen.datasets import load_german_credit
+
+    result = run_compare(load_german_credit(), "class", ["gaussian-copula"], n=200,
+                         protected=["personal_status_sex"], out=tmp_path / "german", progress=None)
+    entry = result.leaderboard[0]
+    assert entry["subscores"]["fairness"]["mean"] is not None
+    html = (tmp_path / "german" / "index.html").read_text()
+    assert 'alt="gaussian-copula: fairness for personal_status_sex"' in html
+    for group in ("A91", "A92", "A93", "A94"):
+        assert group in html
+    assert "fairness was not measured" not in html
