@@ -32,14 +32,15 @@ import numbers
 import statistics
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .exceptions import ParameterError, SynthgenError, UsageError
+from .exceptions import ParameterError, SynthgenError, UsageError, one_line
 from .io import atomic_dir, sha256_frame
+from .schema import Schema
+from .versions import synthgen_version
 
 __all__ = ["run_compare", "compare_from_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators"]
 
@@ -111,7 +112,8 @@ def _stats(values: Sequence[float | None]) -> dict:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """The error as shown in the report; anything not raised on purpose is marked an internal error."""
+    text = one_line(exc) or type(exc).__name__
     if not isinstance(exc, SynthgenError):
         text = f"internal error: {type(exc).__name__}: {text}"
     return text
@@ -228,6 +230,10 @@ def run_compare(
     started = time.perf_counter()
     split_seed = seeds[0]
     train, hold, record = split_table(df, target, holdout, split_seed)
+    try:  # one detection serves every run's evaluation (evaluate would repeat it per run)
+        train_schema: Schema | None = Schema.detect(train, target)
+    except SynthgenError:
+        train_schema = None  # then each run fails at fit with this error, recorded like any failure
     counts = train[target].value_counts(dropna=True)
     majority = counts.idxmax()
     rare_train = int(counts.sum() - counts.max())
@@ -253,30 +259,26 @@ def run_compare(
                                        "failed_stage": None, "error": None, "scorecard": None, "verdict": None,
                                        "quality_score": None, "gate": None}
                 t: dict[str, float | None] = {s: None for s in STAGES}
-                stage = "fit"
+
+                def step(name: str, message: str, work: Callable[[], Any]) -> Any:
+                    say(f"{tag}: {message}")
+                    t0 = time.perf_counter()
+                    out = work()
+                    t[name] = time.perf_counter() - t0
+                    return out
+
                 try:
-                    say(f"{tag}: fit on {rare_train:,} rare rows of {len(train):,} train rows")
-                    t0 = time.perf_counter()
-                    gen = make_generator(gen_name, **params[gen_name], random_state=seed)
-                    gen.fit(train, target=target)
-                    t["fit"] = time.perf_counter() - t0
-                    stage = "sample"
-                    say(f"{tag}: sample {n_rows:,} rows")
-                    t0 = time.perf_counter()
-                    synthetic = gen.sample(n_rows)
-                    t["sample"] = time.perf_counter() - t0
-                    stage = "evaluate"
-                    say(f"{tag}: evaluate against the real holdout")
-                    t0 = time.perf_counter()
-                    card = evaluate(train, hold, synthetic, target=target, protected=protected or None,
-                                    random_state=seed)
-                    t["evaluate"] = time.perf_counter() - t0
-                    stage = "gate"
-                    say(f"{tag}: gate with policy '{gate_policy.name or gate_policy.path}'")
-                    t0 = time.perf_counter()
-                    verdict = gate_policy.check(card)
-                    t["gate"] = time.perf_counter() - t0
+                    gen = step("fit", f"fit on {rare_train:,} rare rows of {len(train):,} train rows",
+                               lambda: make_generator(gen_name, **params[gen_name], random_state=seed)
+                               .fit(train, target=target))
+                    synthetic = step("sample", f"sample {n_rows:,} rows", lambda: gen.sample(n_rows))
+                    card = step("evaluate", "evaluate against the real holdout",
+                                lambda: evaluate(train, hold, synthetic, target=target, protected=protected or None,
+                                                 random_state=seed, schema=train_schema))
+                    verdict = step("gate", f"gate with policy '{gate_policy.name or gate_policy.path}'",
+                                   lambda: gate_policy.check(card))
                 except Exception as exc:  # noqa: BLE001 - a failing generator must not stop the others
+                    stage = next(s for s in STAGES if t[s] is None)  # the first stage that did not finish
                     run.update(status="failed", failed_stage=stage, error=_one_line(exc))
                     say(f"{tag}: FAILED at {stage}: {run['error']}")
                 else:
@@ -298,7 +300,7 @@ def run_compare(
         data = {
             "compare_version": COMPARE_VERSION,
             "title": title or f"synthgen compare: {target}",
-            "synthgen_version": _version(),
+            "synthgen_version": synthgen_version(),
             "data": {
                 "rows": int(len(df)),
                 "columns": [str(c) for c in df.columns],
@@ -342,13 +344,6 @@ def _write_reports(result: CompareResult, folder: Path) -> None:
 
     for path in [folder, *folder.rglob("*")]:
         _readable(path)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("synthgen")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _py(v: Any) -> Any:
@@ -466,7 +461,7 @@ def compare_from_scorecards(scorecards: Sequence[Any], *, policy: str | Path | N
         "compare_version": COMPARE_VERSION,
         "mode": "scorecards",
         "title": f"synthgen report: {len(cards)} scorecard{'s' if len(cards) > 1 else ''}",
-        "synthgen_version": _version(),
+        "synthgen_version": synthgen_version(),
         "data": {"target": inputs.get("target"), "rows": None,
                  "rare_rows_train": (inputs.get("real_train") or {}).get("rare_rows"),
                  "same_train_data": same},

@@ -108,3 +108,9 @@ class ScorecardError(SynthgenError, ValueError):
 
 class PolicyError(SynthgenError, ValueError):
     """A gate policy file is malformed; the message names the line."""
+
+
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message on one line (white space folded), optionally cut to ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text[:limit] if limit else text

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ import numpy as np
 from .exceptions import IncompatibleModelError, IntegrityError, ModelStoreError
 from .io import atomic_dir, sha256_file
 from .schema import Schema, _py
+from .versions import library_versions as _library_versions
+from .versions import synthgen_version
 
 __all__ = ["save_generator", "load", "read_manifest", "library_versions", "MODEL_FORMAT_VERSION"]
 
@@ -26,22 +27,9 @@ MODEL_FORMAT_VERSION = 1
 _LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "imbalanced-learn", "sdv", "ctgan", "torch", "pyarrow")
 
 
-def synthgen_version() -> str:
-    try:
-        return importlib_metadata.version("synthgen")
-    except importlib_metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a model's output (recorded in manifests and scorecards)."""
-    out = {"python": platform.python_version(), "synthgen": synthgen_version()}
-    for name in _LIBRARIES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return out
+    """Python and the libraries that shape a model's output (recorded in manifests)."""
+    return {"python": platform.python_version(), **_library_versions(("synthgen",) + _LIBRARIES)}
 
 
 def save_generator(generator: Any, path: str | Path, *, force: bool = False, extra: dict | None = None) -> Path:

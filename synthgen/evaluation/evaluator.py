@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from importlib import metadata
 from typing import Any, Sequence
 
 import numpy as np
@@ -11,6 +10,7 @@ import pandas as pd
 
 from ..io import sha256_frame
 from ..schema import Schema
+from ..versions import library_versions
 from . import fairness as _fairness
 from . import leakage as _leakage
 from . import realism as _realism
@@ -22,16 +22,6 @@ from .scorecard import Scorecard, quality_score, subscores
 __all__ = ["evaluate"]
 
 _LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "fairlearn")
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for name in ("synthgen",) + _LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
 
 
 def evaluate(
@@ -106,7 +96,7 @@ def evaluate(
     }
     timings["total"] = time.perf_counter() - t0
     card = Scorecard(quality_score=quality, subscores=sub, metrics=metrics, details=details, inputs=inputs,
-                     random_state=int(random_state), library_versions=_versions())
+                     random_state=int(random_state), library_versions=library_versions(("synthgen",) + _LIBRARIES))
     card = Scorecard.from_dict(card.to_dict())  # in memory exactly what the JSON holds
     card.timings = timings
     return card

@@ -24,6 +24,7 @@ from ..exceptions import (
     ParameterError,
     SchemaError,
     UsageError,
+    one_line,
 )
 from ..io import sha256_frame
 from ..schema import ColumnKind, Schema, _py
@@ -168,7 +169,7 @@ class BaseGenerator:
             except (GeneratorError, ParameterError):
                 raise
             except (ValueError, RuntimeError) as exc:
-                raise GeneratorError(f"{self.name} could not fit rare class {_py(label)!r}: {_one_line(exc)}") from exc
+                raise GeneratorError(f"{self.name} could not fit rare class {_py(label)!r}: {one_line(exc, limit=300)}") from exc
         return self
 
     def _min_rows_hint(self) -> str:
@@ -334,7 +335,3 @@ def positive_int(value: Any, name: str) -> int:
     if not isinstance(value, (int, np.integer)) or value <= 0:
         raise ParameterError(f"{name}: expected a whole number > 0, got {value!r}")
     return int(value)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]

@@ -81,7 +81,8 @@ class SynthSampler(BaseEstimator):
             if len(counts) != 2 or not 0 < strategy <= 1:
                 raise ParameterError("sampling_strategy: a float needs a binary target and a value in (0, 1]")
             label = counts.idxmin()
-            return {label: max(int(round(strategy * counts[majority])) - int(counts[label]), 0)} if strategy * counts[majority] > counts[label] else {}
+            add = int(round(strategy * counts[majority])) - int(counts[label])
+            return {label: add} if add > 0 else {}
         if isinstance(strategy, dict):
             out = {}
             for label, target in strategy.items():

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..exceptions import GeneratorError, ParameterError
-from .base import BaseGenerator, _one_line
+from ..exceptions import GeneratorError, ParameterError, one_line
+from .base import BaseGenerator
 from .encoding import ModelData, argmax_blocks, one_hot
 
 __all__ = [
@@ -128,7 +128,7 @@ class _ImblearnGenerator(BaseGenerator):
         return need
 
     def _explain(self, exc: BaseException | None) -> str:
-        detail = f": {_one_line(exc)}" if exc is not None else ""
+        detail = f": {one_line(exc, limit=300)}" if exc is not None else ""
         return f"{self.name} could not make the rows asked for{detail}; try smote or gaussian-copula"
 
 
