@@ -6,7 +6,7 @@
   distributions of both outputs are compared to show the same rule.
 - gaussian-copula: sample rows/s vs SDV's GaussianCopulaSynthesizer (defaults, and 'norm'), same
   rare rows, with SDMetrics QualityReport scores for both. Targets >= 10x and >= 3x; quality within 0.02.
-- ctgan: sampling rows/s vs SDV's CTGANSynthesizer on the same model frame (target >= 1x), fit s/epoch.
+- ctgan: sampling rows/s vs SDV's CTGANSynthesizer trained on the same rare rows (target >= 1x), fit s/epoch.
 - generate: `synthgen generate` of 1,000,000 rows of a 30-column mixed table to Parquet: peak memory
   (target < 2 GB).
 """

@@ -121,9 +121,24 @@ class _NeuralGenerator(_SDVGenerator):
 
 
 class CTGANGenerator(_NeuralGenerator):
-    """CTGAN (conditional GAN for tables) through SDV; progress bar shows epochs and both losses."""
+    """CTGAN (conditional GAN for tables) trained through SDV; progress bar shows epochs and both losses.
+
+    Sampling runs the trained network directly (synthgen.models.ctgan_sampling): the same
+    distribution as SDV's ``sample``, without its row-by-row decoding.
+    """
 
     name = "ctgan"
+
+    def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
+        from .ctgan_sampling import CTGANLayout, sample_model_frame
+
+        model = state["synthesizer"]._model
+        with _quiet():
+            cols = sample_model_frame(model, CTGANLayout.of(model), n, seed)
+        p, q = state["n_numeric"], state["n_codes"]
+        numeric = np.column_stack([cols[f"n{j}"] for j in range(p)]) if p else np.empty((n, 0))
+        codes = np.column_stack([cols[f"c{j}"] for j in range(q)]).astype(np.int32) if q else np.empty((n, 0), np.int32)
+        return ModelData(numeric.astype(np.float64), codes)
 
     def _synthesizer(self, metadata: Any) -> Any:
         from sdv.single_table import CTGANSynthesizer
