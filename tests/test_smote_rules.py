@@ -1,5 +1,6 @@
-"""Where we compute an imbalanced-learn rule ourselves (to fit once and sample fast), the rows must be
-imbalanced-learn's own: same stored rows and seed in, identical rows out. On the shared fraud table."""
+"""Where we compute an imbalanced-learn rule ourselves (its data-only half once at fit, the random half
+per block), the rows must be imbalanced-learn's own: same stored rows and seed in, identical rows out,
+bit for bit. On the shared fraud table."""
 
 from __future__ import annotations
 
@@ -20,30 +21,40 @@ def _stored(gen):
 
 
 @pytest.fixture(scope="module")
-def svm_smote(fraud_shared):
-    return make_generator("svm-smote", random_state=0).fit(fraud_shared, target="fraud")
-
-
-@pytest.fixture(scope="module")
 def smote_n(fraud_shared):
     return make_generator("smote-n", random_state=0).fit(fraud_shared, target="fraud")
 
 
-def test_svm_smote_rows_equal_imblearn(svm_smote, seed=7):
-    # imblearn fits its SVM on the dense matrix, ours on the sparse one: equal rows also show the
-    # support vectors are the same
-    from imblearn.over_sampling import SVMSMOTE
+def _imblearn(name: str, strategy: dict, seed: int):
+    from imblearn.over_sampling import ADASYN, SMOTE, SVMSMOTE, BorderlineSMOTE
 
-    gen = svm_smote
+    return {
+        "smote": lambda: SMOTE(sampling_strategy=strategy, random_state=seed),
+        "borderline-smote": lambda: BorderlineSMOTE(sampling_strategy=strategy, random_state=seed),
+        "borderline-smote-2": lambda: BorderlineSMOTE(sampling_strategy=strategy, kind="borderline-2", random_state=seed),
+        # imblearn fits the SVM on the dense matrix, ours on the sparse one: equal rows also show
+        # the support vectors are the same
+        "svm-smote": lambda: SVMSMOTE(sampling_strategy=strategy, random_state=seed),
+        "adasyn": lambda: ADASYN(sampling_strategy=strategy, random_state=seed),
+    }[name]()
+
+
+@pytest.mark.parametrize("name", ["smote", "borderline-smote", "borderline-smote-2", "svm-smote", "adasyn"])
+def test_rows_equal_imblearn_for_the_same_seed(fraud_shared, name):
+    gen = make_generator(name, random_state=0).fit(fraud_shared, target="fraud")
     st, y = _stored(gen)
     X = np.vstack([gen._matrix(st["rare_numeric"], st["rare_codes"]), gen._matrix(st["other_numeric"], st["other_codes"])])
-    assert len(st["svm_danger_base"]) and len(st["svm_safe_base"])  # both halves of the rule are exercised
-    n = 3_000
-    X_res, _ = SVMSMOTE(sampling_strategy={1: int(y.sum()) + n}, random_state=seed).fit_resample(X, y)
+    n, seed = 3_000, 7
+    X_res, _ = _imblearn(name, {1: int(y.sum()) + n}, seed).fit_resample(X, y)
     theirs = gen._decode(X_res[len(X):])
     ours = gen._rows(st, n, seed)
+    assert len(ours.numeric) == len(theirs.numeric) > 0
     np.testing.assert_array_equal(ours.numeric, theirs.numeric)
     np.testing.assert_array_equal(ours.codes, theirs.codes)
+    if name == "svm-smote":  # both halves of its rule are exercised
+        assert len(st["svm_danger_base"]) and len(st["svm_safe_base"])
+    if name == "borderline-smote-2":  # some steps go towards other-class rows
+        assert (st["neighbours"] >= len(st["rare_numeric"])).any()
 
 
 def test_vdm_pairwise_is_imblearns_bit_for_bit(smote_n):
@@ -71,3 +82,32 @@ def test_smote_n_rows_equal_imblearn(smote_n, seed):
     # SMOTEN picks its base rows with RandomState(seed).choice; the rows it makes are our stored modes
     base = np.random.RandomState(seed).choice(np.arange(int(y.sum())), size=n, replace=True)
     np.testing.assert_array_equal(st["modes"][base], X_res[len(X):].astype(np.int32))
+
+
+def test_smote_n_model_saved_without_modes_samples_the_same_rows(smote_n):
+    state = smote_n.states_[0]
+    older = {key: value for key, value in state.items() if key != "modes"}
+    a = smote_n._sample(state, 500, np.random.default_rng(3), 3)
+    b = smote_n._sample(older, 500, np.random.default_rng(3), 3)
+    np.testing.assert_array_equal(a.codes, b.codes)
+    np.testing.assert_array_equal(a.numeric, b.numeric)
+    assert "modes" not in older
+
+
+@pytest.mark.parametrize("name, words", [
+    ("borderline-smote", "found no borderline ('danger') rare rows"),
+    ("borderline-smote-2", "found no borderline ('danger') rare rows"),
+    ("adasyn", "found no other-class rows among the rare rows' neighbours"),
+])
+def test_a_rule_with_nothing_to_work_on_fails_at_fit_in_one_line(german_shared, name, words):
+    from synthgen.exceptions import GeneratorError
+
+    # german credit's numbers, with the bad-credit rows moved far from the rest: no rare row has an
+    # other-class neighbour, so there are no danger rows and no ADASYN weights
+    df = german_shared.select_dtypes("number").copy()
+    rare = df["class"] == 2
+    df.loc[rare, df.columns != "class"] += 10_000
+    with pytest.raises(GeneratorError) as info:
+        make_generator(name, random_state=0).fit(df, target="class")
+    assert words in str(info.value) and "\n" not in str(info.value)
+    assert make_generator("smote", random_state=0).fit(df, target="class").sample(5).shape[0] == 5

@@ -133,8 +133,7 @@ class CTGANGenerator(_NeuralGenerator):
         from .ctgan_sampling import CTGANLayout, sample_model_frame
 
         model = state["synthesizer"]._model
-        with _quiet():
-            cols = sample_model_frame(model, CTGANLayout.of(model), n, seed)
+        cols = sample_model_frame(model, CTGANLayout.of(model), n, seed)
         p, q = state["n_numeric"], state["n_codes"]
         numeric = np.column_stack([cols[f"n{j}"] for j in range(p)]) if p else np.empty((n, 0))
         codes = np.column_stack([cols[f"c{j}"] for j in range(q)]).astype(np.int32) if q else np.empty((n, 0), np.int32)

@@ -1,15 +1,17 @@
-"""The SMOTE family through imbalanced-learn, plus our own SMOTE-NC (same rule, measurably faster).
+"""The SMOTE family: imbalanced-learn's rules, fitted once; plus our own SMOTE-NC (same rule, faster).
 
-imbalanced-learn has no separate fit/sample: each block of rows is one ``fit_resample``
-call on the stored rare rows (and a seeded sample of the other rows, which borderline,
-ADASYN and KMeans variants need), keeping only the new rows. Categories are one-hot
-encoded for the numeric variants and decoded by the largest entry of each block, so every
-categorical value comes from the real category set.
+imbalanced-learn has no separate fit/sample: a ``fit_resample`` call searches neighbours (and, for
+SVM-SMOTE, fits an SVM; for SMOTE-N, builds a distance matrix) and then draws the new rows. Most of
+that work depends only on the data. So SMOTE, Borderline-SMOTE 1/2, SVM-SMOTE, ADASYN and SMOTE-N
+do it once at fit and keep the result (neighbour tables, danger rows, support vectors, shares); each
+block then runs only the random half, drawing from ``RandomState(seed)`` in imblearn's order and
+interpolating in model space with imblearn's float operations. tests/test_smote_rules.py checks the
+rows equal imbalanced-learn's, bit for bit, for the same stored rows and seed. KMeans-SMOTE, whose
+clustering is part of the random half, runs imblearn's ``fit_resample`` per block.
 
-SVM-SMOTE and SMOTE-N spend most of a ``fit_resample`` on work that depends only on the data
-(an SVM, neighbour searches, a pairwise distance matrix). For them we compute imblearn's rule in
-two halves: that work once at fit, the random part per block; tests/test_smote_rules.py checks the
-rows equal imblearn's for the same seed.
+Categories: imblearn sees them one-hot encoded and we decode its rows by the largest entry of each
+block; the model-space interpolation picks the category that argmax would. Every categorical value
+comes from the real category set.
 """
 
 from __future__ import annotations
@@ -43,14 +45,19 @@ def _check_int(value: Any, name: str, low: int) -> None:
 
 
 class _ImblearnGenerator(BaseGenerator):
-    """Shared machinery: store rare (and other) rows at fit, run the imblearn sampler per block."""
+    """Shared machinery: store rare (and other) rows at fit; per block, make rows as imblearn would.
+
+    ``_rows(state, n, seed)`` makes what imblearn's ``fit_resample(random_state=seed)`` adds for
+    ``n`` requested rows. By default that is one ``fit_resample`` call (KMeans-SMOTE); the variants
+    whose rule splits into a data-only half and a random half override it (see the module docstring).
+    """
 
     contains_real_rows: ClassVar[bool] = True
     #: whether the method's result depends on the other classes' rows (plain SMOTE: no, so one row is kept)
     method_uses_other_rows: ClassVar[bool] = True
-    #: whether the method can fail on valid data (no danger rows, no cluster...): then fit runs one small
-    #: trial so the failure surfaces at fit rather than at generate
-    can_fail_on_data: ClassVar[bool] = True
+    #: whether the method can fail on valid data in a way fit cannot see (KMeans finding no cluster):
+    #: then fit runs one small trial so the failure surfaces at fit rather than at generate
+    can_fail_on_data: ClassVar[bool] = False
 
     def __init__(self, *, k_neighbors: int = 5, max_other_rows: int = 5_000, random_state: int | None = None):
         self.k_neighbors = k_neighbors
@@ -81,6 +88,11 @@ class _ImblearnGenerator(BaseGenerator):
         p = self.encoder_.n_numeric
         return ModelData(np.ascontiguousarray(matrix[:, :p]), argmax_blocks(matrix[:, p:], self.encoder_.cardinalities))
 
+    def _stored_matrix(self, rare: ModelData, other: ModelData) -> tuple[np.ndarray, np.ndarray]:
+        """The rows imblearn sees (rare first, then other) and their labels."""
+        X = np.vstack([self._matrix(rare.numeric, rare.codes), self._matrix(other.numeric, other.codes)])
+        return X, np.r_[np.full(len(rare.numeric), _RARE), np.full(len(other.numeric), _OTHER)]
+
     def _fit(self, rare: ModelData, other: ModelData | None, rng: np.random.Generator, seed: int) -> dict:
         assert other is not None
         state = {
@@ -95,41 +107,42 @@ class _ImblearnGenerator(BaseGenerator):
         return state
 
     def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
-        """Fitted state beyond the stored rows (bin edges, an SVM's support vectors)."""
+        """Fitted state beyond the stored rows (neighbour tables, bin edges)."""
         return {}
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        X = np.vstack([
-            self._matrix(state["rare_numeric"], state["rare_codes"]),
-            self._matrix(state["other_numeric"], state["other_codes"]),
-        ])
         n_rare = state["rare_numeric"].shape[0]
-        y = np.r_[np.full(n_rare, _RARE), np.full(X.shape[0] - n_rare, _OTHER)]
-        made: list[np.ndarray] = []
+        parts: list[ModelData] = []
         total = 0
-        for _ in range(8):  # ADASYN and SVM-SMOTE round their counts; top up the difference
-            need = self._request(n - total, n_rare)
-            sampler = self._make_sampler({_RARE: n_rare + need}, int(rng.integers(2**31 - 1)), state)
-            try:
-                X_res, _ = sampler.fit_resample(X, y)
-            except (ValueError, RuntimeError) as exc:
-                raise GeneratorError(self._explain(exc)) from exc
-            new = X_res[X.shape[0] :]
-            if new.shape[0] == 0:
+        for _ in range(8):  # ADASYN rounds its counts; top up the difference
+            part = self._rows(state, self._request(n - total, n_rare), int(rng.integers(2**31 - 1)))
+            if not len(part.numeric):
                 break
-            made.append(new)
-            total += new.shape[0]
+            parts.append(part)
+            total += len(part.numeric)
             if total >= n:
                 break
         if total < n:
             raise GeneratorError(self._explain(None))
-        new = np.vstack(made)
-        if new.shape[0] > n:
-            new = new[np.sort(rng.choice(new.shape[0], n, replace=False))]
-        return self._decode(new)
+        new = parts[0] if len(parts) == 1 else ModelData(np.vstack([p.numeric for p in parts]),
+                                                         np.vstack([p.codes for p in parts]))
+        if total > n:
+            new = new.take(np.sort(rng.choice(total, n, replace=False)))
+        return new
+
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        """The rows imblearn's ``fit_resample(random_state=seed)`` adds when asked for ``n``."""
+        X, y = self._stored_matrix(ModelData(state["rare_numeric"], state["rare_codes"]),
+                                   ModelData(state["other_numeric"], state["other_codes"]))
+        sampler = self._make_sampler({_RARE: int((y == _RARE).sum()) + n}, seed, state)
+        try:
+            X_res, _ = sampler.fit_resample(X, y)
+        except (ValueError, RuntimeError) as exc:
+            raise GeneratorError(self._explain(exc)) from exc
+        return self._decode(X_res[X.shape[0] :])
 
     def _request(self, need: int, n_rare: int) -> int:
-        """How many rows to ask imblearn for when ``need`` more are wanted."""
+        """How many rows to ask for when ``need`` more are wanted."""
         return need
 
     def _explain(self, exc: BaseException | None) -> str:
@@ -137,21 +150,84 @@ class _ImblearnGenerator(BaseGenerator):
         return f"{self.name} could not make the rows asked for{detail}; try smote or gaussian-copula"
 
 
+def _nearest(X: np.ndarray, k: int, query: np.ndarray) -> np.ndarray:
+    """Indices into ``X`` of the k nearest rows to each query row, the nearest (the row itself) dropped,
+    as imblearn's ``NearestNeighbors(k + 1).fit(X).kneighbors(query)[:, 1:]``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if not len(query):
+        return np.empty((0, k), dtype=np.int64)
+    return NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(query, return_distance=False)[:, 1:].astype(np.int64)
+
+
+def _other_share(X: np.ndarray, y: np.ndarray, m: int, query: np.ndarray) -> np.ndarray:
+    """For each query row: how many of its m nearest rows of X belong to other classes (imblearn's
+    ``_in_danger_noise`` count)."""
+    return (y[_nearest(X, m, query)] != _RARE).sum(axis=1)
+
+
+def _blend(base: ModelData, a: np.ndarray, pool: ModelData, b: np.ndarray, steps: np.ndarray,
+           scale: np.ndarray | None = None) -> ModelData:
+    """imblearn's ``X[a] + steps * (nn_data[b] - X[a])`` in model space, with its float operations.
+
+    ``scale`` multiplies the differences first (Borderline-SMOTE-2's pairs with other classes).
+    Categories: in imblearn's interpolated one-hot block the base category weighs 1 - t and the
+    neighbour's t (t = steps * scale), and argmax takes the neighbour's when t > 1 - t, or on a tie
+    when its code comes first; for t in (-1, 1) that is t > 0.5, or t == 0.5 and the smaller code.
+    """
+    diffs = pool.numeric[b] - base.numeric[a]
+    t = steps
+    if scale is not None:
+        diffs *= scale
+        t = steps * scale
+    numeric = base.numeric[a] + steps * diffs
+    code_a, code_b = base.codes[a], pool.codes[b]
+    take_b = (t > 0.5) | ((t == 0.5) & (code_b < code_a))
+    return ModelData(numeric, np.where(take_b, code_b, code_a).astype(np.int32))
+
+
+def _make_samples(base: ModelData, rows_of: np.ndarray, pool: ModelData, neighbours: np.ndarray, n: int,
+                  step: float, seed: int) -> ModelData:
+    """imblearn's ``BaseSMOTE._make_samples`` (base rows ``rows_of``, their neighbours in ``pool``),
+    drawing from a fresh ``RandomState(seed)`` in the same order."""
+    random_state = np.random.RandomState(seed)
+    picks = random_state.randint(low=0, high=neighbours.size, size=n)
+    steps = step * random_state.uniform(size=n)[:, np.newaxis]
+    rows, cols = np.divmod(picks, neighbours.shape[1])
+    return _blend(base, rows_of[rows], pool, neighbours[rows, cols], steps)
+
+
+def _stack(parts: list[ModelData]) -> ModelData:
+    return ModelData(np.vstack([p.numeric for p in parts]), np.vstack([p.codes for p in parts]))
+
+
+def _rare(state: dict) -> ModelData:
+    return ModelData(state["rare_numeric"], state["rare_codes"])
+
+
 class SMOTEGenerator(_ImblearnGenerator):
-    """SMOTE: interpolate between a rare row and one of its k nearest rare neighbours."""
+    """SMOTE: interpolate between a rare row and one of its k nearest rare neighbours.
+
+    imbalanced-learn's SMOTE with the neighbour search done once at fit (rows equal to SMOTE's for
+    the same seed)."""
 
     name = "smote"
     method_uses_other_rows = False
-    can_fail_on_data = False
 
-    def _make_sampler(self, strategy: dict, seed: int, state: dict):
-        from imblearn.over_sampling import SMOTE
+    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+        X = self._matrix(rare.numeric, rare.codes)
+        return {"neighbours": _nearest(X, self.k_neighbors, X)}
 
-        return SMOTE(sampling_strategy=strategy, k_neighbors=self.k_neighbors, random_state=seed)
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        rare = _rare(state)
+        return _make_samples(rare, np.arange(len(rare.numeric)), rare, state["neighbours"], n, 1.0, seed)
 
 
 class BorderlineSMOTEGenerator(_ImblearnGenerator):
-    """Borderline-SMOTE 1: SMOTE from the rare rows whose neighbourhood is mostly other classes."""
+    """Borderline-SMOTE 1: SMOTE from the rare rows whose neighbourhood is mostly other classes.
+
+    imbalanced-learn's BorderlineSMOTE with the "danger" rows (at least half, not all, of the
+    ``m_neighbors`` nearest rows from other classes) and their neighbours found once at fit."""
 
     name = "borderline-smote"
     kind = "borderline-1"
@@ -166,13 +242,19 @@ class BorderlineSMOTEGenerator(_ImblearnGenerator):
         super()._validate_params()
         _check_int(self.m_neighbors, "m_neighbors", 1)
 
-    def _make_sampler(self, strategy: dict, seed: int, state: dict):
-        from imblearn.over_sampling import BorderlineSMOTE
+    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+        X, y = self._stored_matrix(rare, other)
+        n_rare, m = len(rare.numeric), self.m_neighbors
+        n_other = _other_share(X, y, m, X[:n_rare])
+        danger = np.flatnonzero((n_other >= m / 2) & (n_other < m))
+        if not len(danger):
+            raise GeneratorError(self._explain(None))
+        pool = X if self.kind == "borderline-2" else X[:n_rare]  # kind 2 may step towards other classes
+        return {"danger": danger.astype(np.int64), "neighbours": _nearest(pool, self.k_neighbors, X[danger])}
 
-        return BorderlineSMOTE(
-            sampling_strategy=strategy, k_neighbors=self.k_neighbors, m_neighbors=self.m_neighbors,
-            kind=self.kind, random_state=seed,
-        )
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        rare = _rare(state)
+        return _make_samples(rare, state["danger"], rare, state["neighbours"], n, 1.0, seed)
 
     def _explain(self, exc: BaseException | None) -> str:
         if exc is None:
@@ -184,46 +266,52 @@ class BorderlineSMOTEGenerator(_ImblearnGenerator):
 
 
 class BorderlineSMOTE2Generator(BorderlineSMOTEGenerator):
-    """Borderline-SMOTE 2: as kind 1, but may also step towards other-class neighbours."""
+    """Borderline-SMOTE 2: as kind 1, but may also step towards other-class neighbours (at most half
+    way, a uniform share of the difference drawn as imblearn draws it)."""
 
     name = "borderline-smote-2"
     kind = "borderline-2"
+
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        rare = _rare(state)
+        pool = ModelData(np.vstack([state["rare_numeric"], state["other_numeric"]]),
+                         np.vstack([state["rare_codes"], state["other_codes"]]))
+        neighbours = state["neighbours"]
+        random_state = np.random.RandomState(seed)
+        picks = random_state.randint(low=0, high=neighbours.size, size=n)
+        steps = random_state.uniform(size=n)[:, np.newaxis]
+        rows, cols = np.divmod(picks, neighbours.shape[1])
+        b = neighbours[rows, cols]
+        to_other = b >= len(rare.numeric)
+        scale = np.ones((n, 1))
+        scale[to_other] = np.random.RandomState(seed).uniform(low=0.0, high=0.5, size=(int(to_other.sum()), 1))
+        return _blend(rare, state["danger"][rows], pool, b, steps, scale)
 
 
 class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
     """SVM-SMOTE: new rows near the rare class's support vectors of an SVM separating the classes.
 
-    imbalanced-learn's SVMSMOTE rule, split into what depends on the data (computed once at fit) and
-    what is random (per block), so that blocks do not repeat the SVM and the neighbour searches:
-
-    - fit: ``SVC(gamma="scale")`` (imblearn's default) fitted on the sparse one-hot matrix (about 8x
-      faster than dense, the same support vectors); rare support vectors with all ``m_neighbors``
-      nearest rows from other classes dropped as noise; the rest split into "danger" (at least half
-      of those neighbours from other classes) and "safe"; the ``k_neighbors`` nearest rare rows of each;
-    - sample: a Beta(10, 10) share of the rows interpolated from danger vectors towards a neighbour
-      (step in [0, 1)), the rest extrapolated away from one (step in (-0.5, 0]), each category the one
-      imblearn's argmax of the interpolated one-hot block picks.
-
-    ``tests/test_smote_rules.py`` checks the output equals imblearn's SVMSMOTE for the same seed.
+    imbalanced-learn's SVMSMOTE with the data-only half done once at fit: ``SVC(gamma="scale")``
+    (imblearn's default) fitted on the sparse one-hot matrix (about 8x faster than dense, the same
+    support vectors); rare support vectors whose ``m_neighbors`` nearest rows all belong to other
+    classes dropped as noise; the rest split into "danger" (at least half of those from other
+    classes) and "safe", with their ``k_neighbors`` nearest rare rows. Per block, a Beta(10, 10) share
+    of the rows steps from a danger vector towards a neighbour (step in [0, 1)), the rest away from a
+    safe one (step in (-0.5, 0]).
     """
 
     name = "svm-smote"
-    can_fail_on_data = False  # fit finds every failure: no support vector left after removing noise
     out_step = 0.5  # imblearn's default step away from a safe vector
 
     def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
         from scipy import sparse
-        from sklearn.neighbors import NearestNeighbors
         from sklearn.svm import SVC
 
-        n_rare = rare.numeric.shape[0]
-        X = np.vstack([self._matrix(rare.numeric, rare.codes), self._matrix(other.numeric, other.codes)])
-        y = np.r_[np.full(n_rare, _RARE), np.full(other.numeric.shape[0], _OTHER)]
+        X, y = self._stored_matrix(rare, other)
+        n_rare, m = len(rare.numeric), self.m_neighbors
         svm = SVC(gamma="scale").fit(sparse.csr_matrix(X), y)
         support = svm.support_[y[svm.support_] == _RARE]
-        m = self.m_neighbors
-        near = NearestNeighbors(n_neighbors=m + 1).fit(X).kneighbors(X[support], return_distance=False)[:, 1:]
-        n_other = (y[near] != _RARE).sum(axis=1)
+        n_other = _other_share(X, y, m, X[support])
         support, n_other = support[n_other != m], n_other[n_other != m]  # noise: all m neighbours other classes
         if not len(support):
             raise GeneratorError(
@@ -231,83 +319,70 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
                 "belong to other classes); raise m_neighbors (--param m_neighbors=20) or use smote"
             )
         danger = (n_other >= m / 2) & (n_other < m)
-        nn_k = NearestNeighbors(n_neighbors=self.k_neighbors + 1).fit(X[:n_rare])
         state = {}
-        for key, mask in (("danger", danger), ("safe", ~danger)):
-            base = support[mask]
-            nns = nn_k.kneighbors(X[base], return_distance=False)[:, 1:] if len(base) else np.empty((0, self.k_neighbors))
+        for key, base in (("danger", support[danger]), ("safe", support[~danger])):
             state[f"svm_{key}_base"] = base.astype(np.int64)
-            state[f"svm_{key}_neighbours"] = nns.astype(np.int64)
+            state[f"svm_{key}_neighbours"] = _nearest(X[:n_rare], self.k_neighbors, X[base])
         return state
 
-    def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        return self._rows(state, n, int(rng.integers(2**31 - 1)))
-
-    def _rows(self, state: dict, n: int, block_seed: int) -> ModelData:
-        """``n`` rows as imblearn's SVMSMOTE(random_state=block_seed) makes them."""
-        n_danger = int(np.random.RandomState(block_seed).beta(10, 10) * (n + 1))
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        n_danger = int(np.random.RandomState(seed).beta(10, 10) * (n + 1))
         if not len(state["svm_danger_base"]):
             n_danger = 0
         elif not len(state["svm_safe_base"]):
             n_danger = n
-        parts = [
-            _interpolate(state["rare_numeric"], state["rare_codes"], state[f"svm_{key}_base"],
-                         state[f"svm_{key}_neighbours"], size, step, np.random.RandomState(block_seed))
+        rare = _rare(state)
+        return _stack([
+            _make_samples(rare, state[f"svm_{key}_base"], rare, state[f"svm_{key}_neighbours"], size, step, seed)
             for key, size, step in (("danger", n_danger, 1.0), ("safe", n - n_danger, -self.out_step))
             if size
-        ]
-        return ModelData(np.vstack([p.numeric for p in parts]), np.vstack([p.codes for p in parts]))
+        ])
 
     def _explain(self, exc: BaseException | None) -> str:
         return _ImblearnGenerator._explain(self, exc)
 
 
-def _interpolate(numeric: np.ndarray, codes: np.ndarray, base: np.ndarray, neighbours: np.ndarray, n: int,
-                 step: float, random_state: np.random.RandomState) -> ModelData:
-    """imblearn's ``_make_samples`` in model space: ``n`` rows ``x_base + step * u * (x_neighbour - x_base)``.
-
-    Draws in imblearn's order from ``random_state``. A category is what argmax picks from the
-    interpolated one-hot block: the base's weight is 1 - s, the neighbour's s, so the neighbour's
-    category wins when s > 0.5, or at s == 0.5 when its code comes first.
-    """
-    picks = random_state.randint(low=0, high=neighbours.size, size=n)
-    steps = step * random_state.uniform(size=n)[:, np.newaxis]
-    rows, cols = np.divmod(picks, neighbours.shape[1])
-    a, b = base[rows], neighbours[rows, cols]
-    new_numeric = numeric[a] + steps * (numeric[b] - numeric[a])
-    code_a, code_b = codes[a], codes[b]
-    take_b = (steps > 0.5) | ((steps == 0.5) & (code_b < code_a))
-    return ModelData(new_numeric, np.where(take_b, code_b, code_a).astype(np.int32))
-
-
 class ADASYNGenerator(_ImblearnGenerator):
-    """ADASYN: more rows where the rare class is hardest to learn (many other-class neighbours)."""
+    """ADASYN: more rows where the rare class is hardest to learn (many other-class neighbours).
+
+    imbalanced-learn's ADASYN with each rare row's share (other-class neighbours / k, normalised) and
+    its rare neighbours found once at fit."""
 
     name = "adasyn"
 
-    def _make_sampler(self, strategy: dict, seed: int, state: dict):
-        from imblearn.over_sampling import ADASYN
+    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+        X, y = self._stored_matrix(rare, other)
+        n_rare, k = len(rare.numeric), self.k_neighbors
+        share = _other_share(X, y, k, X[:n_rare]) / k
+        if not np.sum(share):
+            raise GeneratorError(
+                "adasyn found no other-class rows among the rare rows' neighbours (the classes do not overlap), "
+                "so it has nowhere to add rows; use smote or borderline-smote"
+            )
+        share /= np.sum(share)
+        return {"share": share, "neighbours": _nearest(X[:n_rare], k, X[:n_rare])}
 
-        return ADASYN(sampling_strategy=strategy, n_neighbors=self.k_neighbors, random_state=seed)
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        random_state = np.random.RandomState(seed)
+        rows = np.repeat(np.arange(len(state["share"])), np.rint(state["share"] * n).astype(int))
+        cols = random_state.choice(self.k_neighbors, size=len(rows))
+        steps = random_state.uniform(size=(len(rows), 1))
+        rare = _rare(state)
+        return _blend(rare, rows, rare, state["neighbours"][rows, cols], steps)
 
     def _request(self, need: int, n_rare: int) -> int:
         # ADASYN rounds a per-row share of the request; small requests round to nothing, so ask for
         # at least two rows per rare row and keep a seeded random subset of exactly the rows needed
         return max(need, 2 * n_rare)
 
-    def _explain(self, exc: BaseException | None) -> str:
-        if exc is not None and ("neigbours" in str(exc) or "neighbours" in str(exc)):
-            return (
-                "adasyn found no other-class rows among the rare rows' neighbours (the classes do not overlap), "
-                "so it has nowhere to add rows; use smote or borderline-smote"
-            )
-        return super()._explain(exc)
-
 
 class KMeansSMOTEGenerator(_ImblearnGenerator):
-    """KMeans-SMOTE: cluster all rows, then SMOTE inside clusters where the rare class is dense."""
+    """KMeans-SMOTE: cluster all rows, then SMOTE inside clusters where the rare class is dense.
+
+    Runs imbalanced-learn's KMeansSMOTE per block (its clustering is part of the random half)."""
 
     name = "kmeans-smote"
+    can_fail_on_data = True
 
     def __init__(
         self,
