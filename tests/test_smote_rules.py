@@ -8,9 +8,20 @@ import numpy as np
 import pytest
 
 from synthgen.models import make_generator
+from synthgen.models.encoding import ModelData
 from synthgen.models.smote import vdm_pairwise
 
 SEEDS = (0, 7)
+
+
+def argmax_blocks(matrix: np.ndarray, cardinalities: list[int]) -> np.ndarray:
+    """imblearn's rows back to codes: the largest entry of each one-hot block."""
+    codes = np.empty((matrix.shape[0], len(cardinalities)), dtype=np.int32)
+    offset = 0
+    for j, card in enumerate(cardinalities):
+        codes[:, j] = matrix[:, offset : offset + card].argmax(axis=1)
+        offset += card
+    return codes
 
 
 def _stored(gen):
@@ -25,8 +36,9 @@ def smote_n(fraud_shared):
     return make_generator("smote-n", random_state=0).fit(fraud_shared, target="fraud")
 
 
-def _imblearn(name: str, strategy: dict, seed: int):
-    from imblearn.over_sampling import ADASYN, SMOTE, SVMSMOTE, BorderlineSMOTE
+def _imblearn(name: str, strategy: dict, seed: int, gen):
+    from imblearn.over_sampling import ADASYN, SMOTE, SVMSMOTE, BorderlineSMOTE, KMeansSMOTE
+    from sklearn.cluster import MiniBatchKMeans
 
     return {
         "smote": lambda: SMOTE(sampling_strategy=strategy, random_state=seed),
@@ -36,17 +48,26 @@ def _imblearn(name: str, strategy: dict, seed: int):
         # the support vectors are the same
         "svm-smote": lambda: SVMSMOTE(sampling_strategy=strategy, random_state=seed),
         "adasyn": lambda: ADASYN(sampling_strategy=strategy, random_state=seed),
+        # our clustering is done once at fit, seeded from the fit seed: give imblearn that clustering
+        "kmeans-smote": lambda: KMeansSMOTE(
+            sampling_strategy=strategy, k_neighbors=2, cluster_balance_threshold=0.05, random_state=seed,
+            kmeans_estimator=MiniBatchKMeans(n_clusters=4, n_init=3, random_state=gen.states_[0]["kmeans_seed"])),
     }[name]()
 
 
-@pytest.mark.parametrize("name", ["smote", "borderline-smote", "borderline-smote-2", "svm-smote", "adasyn"])
+PARAMS = {"kmeans-smote": {"n_clusters": 4, "cluster_balance_threshold": 0.05}}
+
+
+@pytest.mark.parametrize("name", ["smote", "borderline-smote", "borderline-smote-2", "svm-smote", "adasyn",
+                                  "kmeans-smote"])
 def test_rows_equal_imblearn_for_the_same_seed(fraud_shared, name):
-    gen = make_generator(name, random_state=0).fit(fraud_shared, target="fraud")
+    gen = make_generator(name, random_state=0, **PARAMS.get(name, {})).fit(fraud_shared, target="fraud")
     st, y = _stored(gen)
     X = np.vstack([gen._matrix(st["rare_numeric"], st["rare_codes"]), gen._matrix(st["other_numeric"], st["other_codes"])])
     n, seed = 3_000, 7
-    X_res, _ = _imblearn(name, {1: int(y.sum()) + n}, seed).fit_resample(X, y)
-    theirs = gen._decode(X_res[len(X):])
+    X_res, _ = _imblearn(name, {1: int(y.sum()) + n}, seed, gen).fit_resample(X, y)
+    new, p = X_res[len(X):], gen.encoder_.n_numeric  # decoded as we decode: largest entry of each one-hot block
+    theirs = ModelData(new[:, :p], argmax_blocks(new[:, p:], gen.encoder_.cardinalities))
     ours = gen._rows(st, n, seed)
     assert len(ours.numeric) == len(theirs.numeric) > 0
     np.testing.assert_array_equal(ours.numeric, theirs.numeric)
@@ -55,6 +76,8 @@ def test_rows_equal_imblearn_for_the_same_seed(fraud_shared, name):
         assert len(st["svm_danger_base"]) and len(st["svm_safe_base"])
     if name == "borderline-smote-2":  # some steps go towards other-class rows
         assert (st["neighbours"] >= len(st["rare_numeric"])).any()
+    if name == "kmeans-smote":  # rows from more than one cluster
+        assert len(st["kmeans_sizes"]) > 1
 
 
 def test_vdm_pairwise_is_imblearns_bit_for_bit(smote_n):
@@ -111,3 +134,14 @@ def test_a_rule_with_nothing_to_work_on_fails_at_fit_in_one_line(german_shared, 
         make_generator(name, random_state=0).fit(df, target="class")
     assert words in str(info.value) and "\n" not in str(info.value)
     assert make_generator("smote", random_state=0).fit(df, target="class").sample(5).shape[0] == 5
+
+
+def test_kmeans_smote_finding_no_dense_cluster_fails_at_fit_in_one_line(fraud_shared):
+    from synthgen.exceptions import GeneratorError
+
+    # 2% fraud: with the default threshold a cluster needs half its rows fraudulent
+    with pytest.raises(GeneratorError) as info:
+        make_generator("kmeans-smote", random_state=0).fit(fraud_shared, target="fraud")
+    message = str(info.value)
+    assert "found no cluster with enough rare rows" in message and "cluster_balance_threshold=0.01" in message
+    assert "\n" not in message

@@ -156,13 +156,3 @@ def one_hot(codes: np.ndarray, cardinalities: list[int], weight: float = 1.0) ->
         out[rows, offset + codes[:, j]] = weight
         offset += card
     return out
-
-
-def argmax_blocks(matrix: np.ndarray, cardinalities: list[int]) -> np.ndarray:
-    """Inverse of one_hot: the largest entry of each block, as codes."""
-    codes = np.empty((matrix.shape[0], len(cardinalities)), dtype=np.int32)
-    offset = 0
-    for j, card in enumerate(cardinalities):
-        codes[:, j] = matrix[:, offset : offset + card].argmax(axis=1)
-        offset += card
-    return codes

@@ -1,13 +1,13 @@
 """The SMOTE family: imbalanced-learn's rules, fitted once; plus our own SMOTE-NC (same rule, faster).
 
 imbalanced-learn has no separate fit/sample: a ``fit_resample`` call searches neighbours (and, for
-SVM-SMOTE, fits an SVM; for SMOTE-N, builds a distance matrix) and then draws the new rows. Most of
-that work depends only on the data. So SMOTE, Borderline-SMOTE 1/2, SVM-SMOTE, ADASYN and SMOTE-N
-do it once at fit and keep the result (neighbour tables, danger rows, support vectors, shares); each
+SVM-SMOTE, fits an SVM; for KMeans-SMOTE, clusters; for SMOTE-N, builds a distance matrix) and then
+draws the new rows. Most of that work depends only on the data, so every variant here does it once
+at fit and keeps the result (neighbour tables, danger rows, support vectors, shares, clusters); each
 block then runs only the random half, drawing from ``RandomState(seed)`` in imblearn's order and
 interpolating in model space with imblearn's float operations. tests/test_smote_rules.py checks the
-rows equal imbalanced-learn's, bit for bit, for the same stored rows and seed. KMeans-SMOTE, whose
-clustering is part of the random half, runs imblearn's ``fit_resample`` per block.
+rows equal imbalanced-learn's, bit for bit, for the same stored rows and seed (KMeans-SMOTE given
+the clustering made at fit). Failures that depend only on the data are raised at fit.
 
 Categories: imblearn sees them one-hot encoded and we decode its rows by the largest entry of each
 block; the model-space interpolation picks the category that argmax would. Every categorical value
@@ -16,13 +16,14 @@ comes from the real category set.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..exceptions import GeneratorError, ParameterError, one_line
-from .base import BaseGenerator
-from .encoding import ModelData, argmax_blocks, one_hot
+from ..exceptions import GeneratorError, ParameterError
+from .base import BaseGenerator, child_seed
+from .encoding import ModelData, one_hot
 
 __all__ = [
     "SMOTEGenerator",
@@ -45,19 +46,13 @@ def _check_int(value: Any, name: str, low: int) -> None:
 
 
 class _ImblearnGenerator(BaseGenerator):
-    """Shared machinery: store rare (and other) rows at fit; per block, make rows as imblearn would.
-
-    ``_rows(state, n, seed)`` makes what imblearn's ``fit_resample(random_state=seed)`` adds for
-    ``n`` requested rows. By default that is one ``fit_resample`` call (KMeans-SMOTE); the variants
-    whose rule splits into a data-only half and a random half override it (see the module docstring).
-    """
+    """Shared machinery: store rare (and other) rows and the data-only half of the rule at fit
+    (``_extra_state``); per block, ``_rows(state, n, seed)`` makes the rows imblearn's
+    ``fit_resample(random_state=seed)`` would add for ``n`` requested rows."""
 
     contains_real_rows: ClassVar[bool] = True
     #: whether the method's result depends on the other classes' rows (plain SMOTE: no, so one row is kept)
     method_uses_other_rows: ClassVar[bool] = True
-    #: whether the method can fail on valid data in a way fit cannot see (KMeans finding no cluster):
-    #: then fit runs one small trial so the failure surfaces at fit rather than at generate
-    can_fail_on_data: ClassVar[bool] = False
 
     def __init__(self, *, k_neighbors: int = 5, max_other_rows: int = 5_000, random_state: int | None = None):
         self.k_neighbors = k_neighbors
@@ -77,16 +72,9 @@ class _ImblearnGenerator(BaseGenerator):
     def _other_rows_limit(self) -> int:
         return self.max_other_rows if self.method_uses_other_rows else 1
 
-    def _make_sampler(self, strategy: dict, seed: int, state: dict):
-        raise NotImplementedError
-
     # model data <-> the numeric matrix imblearn sees
     def _matrix(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
         return np.hstack([numeric, one_hot(codes, self.encoder_.cardinalities)])
-
-    def _decode(self, matrix: np.ndarray) -> ModelData:
-        p = self.encoder_.n_numeric
-        return ModelData(np.ascontiguousarray(matrix[:, :p]), argmax_blocks(matrix[:, p:], self.encoder_.cardinalities))
 
     def _stored_matrix(self, rare: ModelData, other: ModelData) -> tuple[np.ndarray, np.ndarray]:
         """The rows imblearn sees (rare first, then other) and their labels."""
@@ -95,18 +83,15 @@ class _ImblearnGenerator(BaseGenerator):
 
     def _fit(self, rare: ModelData, other: ModelData | None, rng: np.random.Generator, seed: int) -> dict:
         assert other is not None
-        state = {
+        return {
             "rare_numeric": rare.numeric,
             "rare_codes": rare.codes,
             "other_numeric": other.numeric,
             "other_codes": other.codes,
-            **self._extra_state(rare, other),
+            **self._extra_state(rare, other, seed),
         }
-        if self.can_fail_on_data:
-            self._sample(state, min(10, rare.numeric.shape[0]), rng, seed)  # fail at fit, not at generate
-        return state
 
-    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         """Fitted state beyond the stored rows (neighbour tables, bin edges)."""
         return {}
 
@@ -123,31 +108,20 @@ class _ImblearnGenerator(BaseGenerator):
             if total >= n:
                 break
         if total < n:
-            raise GeneratorError(self._explain(None))
-        new = parts[0] if len(parts) == 1 else ModelData(np.vstack([p.numeric for p in parts]),
-                                                         np.vstack([p.codes for p in parts]))
+            raise GeneratorError(f"{self.name} could not make the {n} rows asked for; try smote or gaussian-copula")
+        new = _stack(parts)
         if total > n:
             new = new.take(np.sort(rng.choice(total, n, replace=False)))
         return new
 
     def _rows(self, state: dict, n: int, seed: int) -> ModelData:
         """The rows imblearn's ``fit_resample(random_state=seed)`` adds when asked for ``n``."""
-        X, y = self._stored_matrix(ModelData(state["rare_numeric"], state["rare_codes"]),
-                                   ModelData(state["other_numeric"], state["other_codes"]))
-        sampler = self._make_sampler({_RARE: int((y == _RARE).sum()) + n}, seed, state)
-        try:
-            X_res, _ = sampler.fit_resample(X, y)
-        except (ValueError, RuntimeError) as exc:
-            raise GeneratorError(self._explain(exc)) from exc
-        return self._decode(X_res[X.shape[0] :])
+        raise NotImplementedError
 
     def _request(self, need: int, n_rare: int) -> int:
         """How many rows to ask for when ``need`` more are wanted."""
         return need
 
-    def _explain(self, exc: BaseException | None) -> str:
-        detail = f": {one_line(exc, limit=300)}" if exc is not None else ""
-        return f"{self.name} could not make the rows asked for{detail}; try smote or gaussian-copula"
 
 
 def _nearest(X: np.ndarray, k: int, query: np.ndarray) -> np.ndarray:
@@ -214,7 +188,7 @@ class SMOTEGenerator(_ImblearnGenerator):
     name = "smote"
     method_uses_other_rows = False
 
-    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         X = self._matrix(rare.numeric, rare.codes)
         return {"neighbours": _nearest(X, self.k_neighbors, X)}
 
@@ -242,27 +216,22 @@ class BorderlineSMOTEGenerator(_ImblearnGenerator):
         super()._validate_params()
         _check_int(self.m_neighbors, "m_neighbors", 1)
 
-    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         X, y = self._stored_matrix(rare, other)
         n_rare, m = len(rare.numeric), self.m_neighbors
         n_other = _other_share(X, y, m, X[:n_rare])
         danger = np.flatnonzero((n_other >= m / 2) & (n_other < m))
         if not len(danger):
-            raise GeneratorError(self._explain(None))
+            raise GeneratorError(
+                f"{self.name} found no borderline ('danger') rare rows: the rare class barely overlaps the others; "
+                "raise m_neighbors (--param m_neighbors=20) or use smote"
+            )
         pool = X if self.kind == "borderline-2" else X[:n_rare]  # kind 2 may step towards other classes
         return {"danger": danger.astype(np.int64), "neighbours": _nearest(pool, self.k_neighbors, X[danger])}
 
     def _rows(self, state: dict, n: int, seed: int) -> ModelData:
         rare = _rare(state)
         return _make_samples(rare, state["danger"], rare, state["neighbours"], n, 1.0, seed)
-
-    def _explain(self, exc: BaseException | None) -> str:
-        if exc is None:
-            return (
-                f"{self.name} found no borderline ('danger') rare rows: the rare class barely overlaps the others; "
-                "raise m_neighbors (--param m_neighbors=20) or use smote"
-            )
-        return super()._explain(exc)
 
 
 class BorderlineSMOTE2Generator(BorderlineSMOTEGenerator):
@@ -303,7 +272,7 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
     name = "svm-smote"
     out_step = 0.5  # imblearn's default step away from a safe vector
 
-    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         from scipy import sparse
         from sklearn.svm import SVC
 
@@ -338,9 +307,6 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
             if size
         ])
 
-    def _explain(self, exc: BaseException | None) -> str:
-        return _ImblearnGenerator._explain(self, exc)
-
 
 class ADASYNGenerator(_ImblearnGenerator):
     """ADASYN: more rows where the rare class is hardest to learn (many other-class neighbours).
@@ -350,7 +316,7 @@ class ADASYNGenerator(_ImblearnGenerator):
 
     name = "adasyn"
 
-    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         X, y = self._stored_matrix(rare, other)
         n_rare, k = len(rare.numeric), self.k_neighbors
         share = _other_share(X, y, k, X[:n_rare]) / k
@@ -379,10 +345,12 @@ class ADASYNGenerator(_ImblearnGenerator):
 class KMeansSMOTEGenerator(_ImblearnGenerator):
     """KMeans-SMOTE: cluster all rows, then SMOTE inside clusters where the rare class is dense.
 
-    Runs imbalanced-learn's KMeansSMOTE per block (its clustering is part of the random half)."""
+    imbalanced-learn's KMeansSMOTE with the clustering (MiniBatchKMeans, 3 inits, seeded from the fit
+    seed), the choice of clusters, their sparsity weights and the neighbours inside each done once at
+    fit. Per block, each chosen cluster makes ceil(n * weight) rows, as imblearn's does.
+    """
 
     name = "kmeans-smote"
-    can_fail_on_data = True
 
     def __init__(
         self,
@@ -404,25 +372,49 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
         if cbt != "auto" and (isinstance(cbt, bool) or not isinstance(cbt, (int, float)) or not 0 < cbt <= 1):
             raise ParameterError(f"cluster_balance_threshold: expected 'auto' or a number in (0, 1], got {cbt!r}")
 
-    def _make_sampler(self, strategy: dict, seed: int, state: dict):
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         from imblearn.over_sampling import KMeansSMOTE
         from sklearn.cluster import MiniBatchKMeans
 
-        return KMeansSMOTE(
-            sampling_strategy=strategy,
-            k_neighbors=self.k_neighbors,
-            kmeans_estimator=MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, random_state=seed),
-            cluster_balance_threshold=self.cluster_balance_threshold,
-            random_state=seed,
-        )
-
-    def _explain(self, exc: BaseException | None) -> str:
-        if exc is not None and "No clusters found" in str(exc):
-            return (
+        X, y = self._stored_matrix(rare, other)
+        n_rare, k = len(rare.numeric), self.k_neighbors
+        kmeans_seed = child_seed(seed, 3)
+        clusters = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, random_state=kmeans_seed).fit_predict(X)
+        # imblearn's threshold: "auto" is n_samples / total / 2, which is 1/2 for one class; none for one cluster
+        threshold = -np.inf if self.n_clusters == 1 else (0.5 if self.cluster_balance_threshold == "auto"
+                                                           else self.cluster_balance_threshold)
+        sparsity = KMeansSMOTE()._find_cluster_sparsity  # density_exponent="auto", imblearn's default
+        bases, neighbours, sizes, weights = [], [], [], []
+        for c in range(self.n_clusters):
+            members = np.flatnonzero(clusters == c)
+            if not members.size:
+                continue
+            share = (y[members] == _RARE).mean()
+            if share < threshold or share * members.size < k + 1:
+                continue
+            in_cluster = members[y[members] == _RARE]  # rare rows come first in X: these index rare rows
+            bases.append(in_cluster)
+            neighbours.append(in_cluster[_nearest(X[in_cluster], k, X[in_cluster])])
+            sizes.append(len(in_cluster))
+            weights.append(sparsity(X[in_cluster]))
+        if not bases:
+            raise GeneratorError(
                 "kmeans-smote found no cluster with enough rare rows; lower cluster_balance_threshold "
                 "(--param cluster_balance_threshold=0.01) or n_clusters (--param n_clusters=2), or use smote"
             )
-        return super()._explain(exc)
+        weights = np.array(weights)
+        return {"kmeans_seed": kmeans_seed, "kmeans_base": np.concatenate(bases).astype(np.int64),
+                "kmeans_neighbours": np.vstack(neighbours).astype(np.int64),
+                "kmeans_sizes": np.array(sizes, dtype=np.int64), "kmeans_weights": weights / weights.sum()}
+
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        rare = _rare(state)
+        cuts = np.cumsum(state["kmeans_sizes"])[:-1]
+        return _stack([
+            _make_samples(rare, base, rare, neighbours, int(math.ceil(n * weight)), 1.0, seed)
+            for base, neighbours, weight in zip(np.split(state["kmeans_base"], cuts),
+                                                np.split(state["kmeans_neighbours"], cuts), state["kmeans_weights"])
+        ])
 
 
 class SMOTENCGenerator(BaseGenerator):
@@ -505,7 +497,6 @@ class SMOTENGenerator(_ImblearnGenerator):
     """
 
     name = "smote-n"
-    can_fail_on_data = False
 
     def __init__(
         self, *, k_neighbors: int = 5, n_bins: int = 10, max_other_rows: int = 5_000, random_state: int | None = None
@@ -517,7 +508,7 @@ class SMOTENGenerator(_ImblearnGenerator):
         super()._validate_params()
         _check_int(self.n_bins, "n_bins", 2)
 
-    def _extra_state(self, rare: ModelData, other: ModelData) -> dict:
+    def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         p = rare.numeric.shape[1]
         edges = np.full((p, self.n_bins + 1), np.nan)
         for j in range(p):
