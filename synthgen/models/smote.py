@@ -17,6 +17,7 @@ comes from the real category set.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,6 +54,8 @@ class _ImblearnGenerator(BaseGenerator):
     contains_real_rows: ClassVar[bool] = True
     #: whether the method's result depends on the other classes' rows (plain SMOTE: no, so one row is kept)
     method_uses_other_rows: ClassVar[bool] = True
+    #: the state keys ``_extra_state`` adds (a model saved before they were stored gets them on load)
+    fit_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, k_neighbors: int = 5, max_other_rows: int = 5_000, random_state: int | None = None):
         self.k_neighbors = k_neighbors
@@ -94,6 +97,19 @@ class _ImblearnGenerator(BaseGenerator):
     def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         """Fitted state beyond the stored rows (neighbour tables, bin edges)."""
         return {}
+
+    def _load_payload(self, folder: Path) -> None:
+        super()._load_payload(folder)
+        self._complete_fit_half()
+
+    def _complete_fit_half(self) -> None:
+        """Models saved by synthgen before a variant stored its data-only half hold only the rows:
+        compute the half from them, with the seed fit used, so they sample as a fresh fit would."""
+        for index, state in enumerate(self.states_):
+            if not all(key in state for key in self.fit_keys):
+                rare = ModelData(state["rare_numeric"], state["rare_codes"])
+                other = ModelData(state["other_numeric"], state["other_codes"])
+                state.update(self._extra_state(rare, other, child_seed(self.seed_, 0, index)))
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
         n_rare = state["rare_numeric"].shape[0]
@@ -187,6 +203,7 @@ class SMOTEGenerator(_ImblearnGenerator):
 
     name = "smote"
     method_uses_other_rows = False
+    fit_keys = ("neighbours",)
 
     def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         X = self._matrix(rare.numeric, rare.codes)
@@ -205,6 +222,7 @@ class BorderlineSMOTEGenerator(_ImblearnGenerator):
 
     name = "borderline-smote"
     kind = "borderline-1"
+    fit_keys = ("danger", "neighbours")
 
     def __init__(
         self, *, k_neighbors: int = 5, m_neighbors: int = 10, max_other_rows: int = 5_000, random_state: int | None = None
@@ -270,6 +288,7 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
     """
 
     name = "svm-smote"
+    fit_keys = ("svm_danger_base", "svm_danger_neighbours", "svm_safe_base", "svm_safe_neighbours")
     out_step = 0.5  # imblearn's default step away from a safe vector
 
     def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
@@ -315,6 +334,7 @@ class ADASYNGenerator(_ImblearnGenerator):
     its rare neighbours found once at fit."""
 
     name = "adasyn"
+    fit_keys = ("share", "neighbours")
 
     def _extra_state(self, rare: ModelData, other: ModelData, seed: int) -> dict:
         X, y = self._stored_matrix(rare, other)
@@ -351,6 +371,7 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
     """
 
     name = "kmeans-smote"
+    fit_keys = ("kmeans_seed", "kmeans_base", "kmeans_neighbours", "kmeans_sizes", "kmeans_weights")
 
     def __init__(
         self,
@@ -497,6 +518,7 @@ class SMOTENGenerator(_ImblearnGenerator):
     """
 
     name = "smote-n"
+    fit_keys = ("edges", "modes")
 
     def __init__(
         self, *, k_neighbors: int = 5, n_bins: int = 10, max_other_rows: int = 5_000, random_state: int | None = None
@@ -541,11 +563,7 @@ class SMOTENGenerator(_ImblearnGenerator):
         return out
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        modes = state.get("modes")
-        if modes is None:  # a model saved before the modes were stored: same rows, computed here
-            modes = self._neighbour_modes(
-                np.hstack([self._binned(state["rare_numeric"], state["edges"]), state["rare_codes"]]),
-                np.hstack([self._binned(state["other_numeric"], state["edges"]), state["other_codes"]]))
+        modes = state["modes"]
         new = modes[rng.integers(0, len(modes), size=n)]
         return self._unbinned(new, state["edges"], rng)
 
