@@ -107,9 +107,7 @@ class _ImblearnGenerator(BaseGenerator):
         compute the half from them, with the seed fit used, so they sample as a fresh fit would."""
         for index, state in enumerate(self.states_):
             if not all(key in state for key in self.fit_keys):
-                rare = ModelData(state["rare_numeric"], state["rare_codes"])
-                other = ModelData(state["other_numeric"], state["other_codes"])
-                state.update(self._extra_state(rare, other, child_seed(self.seed_, 0, index)))
+                state.update(self._extra_state(_rare(state), _other(state), child_seed(self.seed_, 0, index)))
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
         n_rare = state["rare_numeric"].shape[0]
@@ -137,7 +135,6 @@ class _ImblearnGenerator(BaseGenerator):
     def _request(self, need: int, n_rare: int) -> int:
         """How many rows to ask for when ``need`` more are wanted."""
         return need
-
 
 
 def _nearest(X: np.ndarray, k: int, query: np.ndarray) -> np.ndarray:
@@ -193,6 +190,10 @@ def _stack(parts: list[ModelData]) -> ModelData:
 
 def _rare(state: dict) -> ModelData:
     return ModelData(state["rare_numeric"], state["rare_codes"])
+
+
+def _other(state: dict) -> ModelData:
+    return ModelData(state["other_numeric"], state["other_codes"])
 
 
 class SMOTEGenerator(_ImblearnGenerator):
@@ -261,8 +262,7 @@ class BorderlineSMOTE2Generator(BorderlineSMOTEGenerator):
 
     def _rows(self, state: dict, n: int, seed: int) -> ModelData:
         rare = _rare(state)
-        pool = ModelData(np.vstack([state["rare_numeric"], state["other_numeric"]]),
-                         np.vstack([state["rare_codes"], state["other_codes"]]))
+        pool = _stack([rare, _other(state)])  # the rows its neighbours index: rare first, then other
         neighbours = state["neighbours"]
         random_state = np.random.RandomState(seed)
         picks = random_state.randint(low=0, high=neighbours.size, size=n)
