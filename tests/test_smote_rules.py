@@ -26,10 +26,9 @@ def argmax_blocks(matrix: np.ndarray, cardinalities: list[int]) -> np.ndarray:
 
 
 def _stored(gen):
-    """The encoded rows the generator handed imblearn, as imblearn's anchor would see them."""
+    """A fitted state and the rows it hands imblearn, as imblearn's own sampler takes them."""
     st = gen.states_[0]
-    n_rare, n_other = len(st["rare_numeric"]), len(st["other_numeric"])
-    return st, np.r_[np.ones(n_rare, int), np.zeros(n_other, int)]
+    return (st, *gen._imblearn_input(st))
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +62,7 @@ PARAMS = {"kmeans-smote": {"n_clusters": 4, "cluster_balance_threshold": 0.05}}
                                   "kmeans-smote"])
 def test_rows_equal_imblearn_for_the_same_seed(fraud_shared, name):
     gen = make_generator(name, random_state=0, **PARAMS.get(name, {})).fit(fraud_shared, target="fraud")
-    st, y = _stored(gen)
-    X = np.vstack([gen._matrix(st["rare_numeric"], st["rare_codes"]), gen._matrix(st["other_numeric"], st["other_codes"])])
+    st, X, y = _stored(gen)
     n, seed = 3_000, 7
     X_res, _ = _imblearn(name, {1: int(y.sum()) + n}, seed, gen).fit_resample(X, y)
     new, p = X_res[len(X):], gen.encoder_.n_numeric  # decoded as we decode: largest entry of each one-hot block
@@ -85,9 +83,7 @@ def test_vdm_pairwise_is_imblearns_bit_for_bit(smote_n):
     from imblearn.metrics.pairwise import ValueDifferenceMetric
 
     gen = smote_n
-    st, y = _stored(gen)
-    X = np.vstack([np.hstack([gen._binned(st["rare_numeric"], st["edges"]), st["rare_codes"]]),
-                   np.hstack([gen._binned(st["other_numeric"], st["edges"]), st["other_codes"]])]).astype(np.int32)
+    st, X, y = _stored(gen)
     vdm = ValueDifferenceMetric(n_categories=X.max(axis=0) + 1).fit(X, y)
     sub = X[:300]
     np.testing.assert_array_equal(vdm_pairwise(vdm, sub), vdm.pairwise(sub))
@@ -98,9 +94,7 @@ def test_smote_n_rows_equal_imblearn(smote_n, seed):
     from imblearn.over_sampling import SMOTEN
 
     gen = smote_n
-    st, y = _stored(gen)
-    X = np.vstack([np.hstack([gen._binned(st["rare_numeric"], st["edges"]), st["rare_codes"]]),
-                   np.hstack([gen._binned(st["other_numeric"], st["edges"]), st["other_codes"]])])
+    st, X, y = _stored(gen)
     n = 3_000
     X_res, _ = SMOTEN(sampling_strategy={1: int(y.sum()) + n}, random_state=seed).fit_resample(X, y)
     # SMOTEN picks its base rows with RandomState(seed).choice; the rows it makes are our stored modes

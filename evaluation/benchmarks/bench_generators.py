@@ -71,15 +71,8 @@ def smote_family() -> list[dict]:
         gen, fit_s = _timed(lambda: make_generator(name, random_state=0, **params).fit(df, target="fraud"))
         out, sample_s = _timed(lambda: gen.sample(N))
         assert len(out) == N
-        st = gen.states_[0]
-        if name == "smote-n":
-            X = np.vstack([np.hstack([gen._binned(st["rare_numeric"], st["edges"]), st["rare_codes"]]),
-                           np.hstack([gen._binned(st["other_numeric"], st["edges"]), st["other_codes"]])])
-        else:
-            X = np.vstack([gen._matrix(st["rare_numeric"], st["rare_codes"]),
-                           gen._matrix(st["other_numeric"], st["other_codes"])])
-        n_rare = st["rare_numeric"].shape[0]
-        y = np.r_[np.ones(n_rare, int), np.zeros(X.shape[0] - n_rare, int)]
+        X, y = gen._imblearn_input(gen.states_[0])
+        n_rare = int((y == 1).sum())
         # ADASYN/SVM-SMOTE round their counts: time the call, then scale to rows actually made
         (X_res, _), anchor_s = _timed(lambda: anchor_factory({1: n_rare + N}).fit_resample(X, y))
         made = X_res.shape[0] - X.shape[0]

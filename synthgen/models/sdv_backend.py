@@ -137,7 +137,7 @@ class CTGANGenerator(_NeuralGenerator):
         p, q = state["n_numeric"], state["n_codes"]
         numeric = np.column_stack([cols[f"n{j}"] for j in range(p)]) if p else np.empty((n, 0))
         codes = np.column_stack([cols[f"c{j}"] for j in range(q)]).astype(np.int32) if q else np.empty((n, 0), np.int32)
-        return ModelData(numeric.astype(np.float64), codes)
+        return ModelData(numeric.astype(np.float64, copy=False), codes)
 
     def _synthesizer(self, metadata: Any) -> Any:
         from sdv.single_table import CTGANSynthesizer

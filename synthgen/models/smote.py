@@ -82,7 +82,11 @@ class _ImblearnGenerator(BaseGenerator):
     def _stored_matrix(self, rare: ModelData, other: ModelData) -> tuple[np.ndarray, np.ndarray]:
         """The rows imblearn sees (rare first, then other) and their labels."""
         X = np.vstack([self._matrix(rare.numeric, rare.codes), self._matrix(other.numeric, other.codes)])
-        return X, np.r_[np.full(len(rare.numeric), _RARE), np.full(len(other.numeric), _OTHER)]
+        return X, _labels(len(rare.numeric), len(other.numeric))
+
+    def _imblearn_input(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
+        """A fitted state's stored rows as imbalanced-learn's own sampler takes them (tests, benchmarks)."""
+        return self._stored_matrix(_rare(state), _other(state))
 
     def _fit(self, rare: ModelData, other: ModelData | None, rng: np.random.Generator, seed: int) -> dict:
         assert other is not None
@@ -162,12 +166,13 @@ def _blend(base: ModelData, a: np.ndarray, pool: ModelData, b: np.ndarray, steps
     neighbour's t (t = steps * scale), and argmax takes the neighbour's when t > 1 - t, or on a tie
     when its code comes first; for t in (-1, 1) that is t > 0.5, or t == 0.5 and the smaller code.
     """
-    diffs = pool.numeric[b] - base.numeric[a]
+    start = base.numeric[a]
+    diffs = pool.numeric[b] - start
     t = steps
     if scale is not None:
         diffs *= scale
         t = steps * scale
-    numeric = base.numeric[a] + steps * diffs
+    numeric = start + steps * diffs
     code_a, code_b = base.codes[a], pool.codes[b]
     take_b = (t > 0.5) | ((t == 0.5) & (code_b < code_a))
     return ModelData(numeric, np.where(take_b, code_b, code_a).astype(np.int32))
@@ -186,6 +191,10 @@ def _make_samples(base: ModelData, rows_of: np.ndarray, pool: ModelData, neighbo
 
 def _stack(parts: list[ModelData]) -> ModelData:
     return ModelData(np.vstack([p.numeric for p in parts]), np.vstack([p.codes for p in parts]))
+
+
+def _labels(n_rare: int, n_other: int) -> np.ndarray:
+    return np.r_[np.full(n_rare, _RARE), np.full(n_other, _OTHER)]
 
 
 def _rare(state: dict) -> ModelData:
@@ -536,19 +545,24 @@ class SMOTENGenerator(_ImblearnGenerator):
         for j in range(p):
             e = np.unique(np.quantile(rare.numeric[:, j], np.linspace(0, 1, self.n_bins + 1)))
             edges[j, : len(e)] = e
-        X_rare = np.hstack([self._binned(rare.numeric, edges), rare.codes])
-        X_other = np.hstack([self._binned(other.numeric, edges), other.codes])
-        return {"edges": edges, "modes": self._neighbour_modes(X_rare, X_other)}
+        return {"edges": edges, "modes": self._neighbour_modes(*self._coded_rows(rare, other, edges))}
 
-    def _neighbour_modes(self, X_rare: np.ndarray, X_other: np.ndarray) -> np.ndarray:
+    def _coded_rows(self, rare: ModelData, other: ModelData, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows SMOTEN sees (numbers binned, then category codes; rare first) and their labels."""
+        X = np.vstack([np.hstack([self._binned(d.numeric, edges), d.codes]) for d in (rare, other)])
+        return X.astype(np.int32), _labels(len(rare.numeric), len(other.numeric))
+
+    def _imblearn_input(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
+        return self._coded_rows(_rare(state), _other(state), state["edges"])
+
+    def _neighbour_modes(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """SMOTEN's row for each rare row: per column, the most frequent value (smallest on ties)
         among the row and its k nearest rare neighbours under the VDM fitted on all stored rows."""
         from imblearn.metrics.pairwise import ValueDifferenceMetric
         from scipy.stats import mode
         from sklearn.neighbors import NearestNeighbors
 
-        X = np.vstack([X_rare, X_other]).astype(np.int32)
-        y = np.r_[np.full(len(X_rare), _RARE), np.full(len(X_other), _OTHER)]
+        X_rare = X[y == _RARE]
         vdm = ValueDifferenceMetric(n_categories=X.max(axis=0) + 1).fit(X, y)
         distance = vdm_pairwise(vdm, X_rare)
         nn = NearestNeighbors(n_neighbors=self.k_neighbors + 1, metric="precomputed").fit(distance)
