@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int, default=0, help="seed for the split and the generator (default 0)")
     p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
     p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
+    p.add_argument("--drop", action="append", default=[], metavar="COL",
+                   help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
 
@@ -123,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="the label column (default with MODEL_DIR: the model's)")
     p.add_argument("--protected", action="append", default=[], metavar="COL", help="protected attribute (repeatable)")
     p.add_argument("--seed", type=_int, default=0, help="seed for every random step of the scoring (default 0)")
+    p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection (with MODEL_DIR: must match the model)")
+    p.add_argument("--drop", action="append", default=[], metavar="COL",
+                   help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
     p.add_argument("--out", required=True, help="scorecard JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing scorecard")
 
@@ -132,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="verdict JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing verdict")
 
-    p = sub.add_parser("compare", help="fit, score and gate several generators on one split; HTML/JSON/Markdown report")
+    p = sub.add_parser("compare", help="fit, score and gate several generators on one split; HTML/JSON/Markdown report",
+                       description="Exit status: 0 when at least one generator passes the gate, 1 when none does "
+                                   "(or on data errors), 2 on usage errors.")
     p.add_argument("data", help="CSV or Parquet file (by suffix)")
     p.add_argument("--target", required=True, help="the label column")
     p.add_argument("--generators", required=True, type=_names, metavar="A,B,C",
@@ -146,8 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=_fraction, default=0.3, help="fraction kept back for evaluation (default 0.3)")
     p.add_argument("--param", action="append", default=[], type=_gen_param, metavar="GEN:KEY=VALUE",
                    help="a generator's parameter, e.g. ctgan:epochs=50 (repeatable)")
+    p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
+    p.add_argument("--drop", action="append", default=[], metavar="COL",
+                   help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = sub.add_parser("selftest", help="does my policy catch what it should, on my table? (planted sets)",
+                       description="Builds planted sets from DATA (train copies, near-copies, holdout rows mixed in, "
+                                   "a protected minority removed, uniform noise, label-shuffled rows) and a reference "
+                                   "generator (the Gaussian copula), scores and gates each, and prints rule x set. "
+                                   "Exit 1 when the policy passes a planted set or fails the reference.")
+    p.add_argument("data", help="CSV or Parquet file (by suffix)")
+    p.add_argument("--target", required=True, help="the label column")
+    p.add_argument("--protected", action="append", default=[], metavar="COL",
+                   help="protected column (repeatable; the first one gets the minority-removed set)")
+    p.add_argument("--policy", default=None, metavar="FILE", help="gate policy TOML (default: the packaged policy)")
+    p.add_argument("--seed", type=_int, default=0, help="seed for the split, the reference and every planted set")
+    p.add_argument("--holdout", type=_fraction, default=0.3, help="fraction kept back for evaluation (default 0.3)")
+    p.add_argument("-n", type=_int, default=None, help="rows per planted set (default: the rare rows in train)")
+    p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
+    p.add_argument("--schema", metavar="FILE", help="schema JSON whose kinds override detection")
+    p.add_argument("--drop", action="append", default=[], metavar="COL", help="remove a column first (repeatable)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="also write the results as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     p = sub.add_parser("report", help="render scorecards (JSON) side by side as one HTML report")
@@ -225,7 +257,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     params = dict(args.param)
     gen, path = fit_file(args.data, args.target, args.generator, args.out, params=params, holdout=args.holdout,
-                         seed=args.seed, column_kinds=_kinds(args), force=args.force)
+                         seed=args.seed, column_kinds=_kinds(args), drop=args.drop, force=args.force)
     rare = ", ".join(f"{c!r} ({gen.class_counts_[str(c)]} rows)" for c in gen.classes_)
     print(f"fitted {gen.name} on rare class {rare} of {gen.training_['rows']:,} train rows; saved to {path}")
     return 0
@@ -251,7 +283,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     card = evaluate_files(args.out, synthetic=args.synthetic, model=args.model, data=args.data, train=args.train,
                           holdout=args.holdout, target=args.target, protected=args.protected, seed=args.seed,
-                          force=args.force)
+                          column_kinds=_kinds(args), drop=args.drop, force=args.force)
     subs = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in card.subscores.items())
     print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}")
     return 0
@@ -277,11 +309,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     result = run_compare(df, args.target, args.generators, n=args.n, protected=args.protected or None,
                          seeds=args.seeds, policy=args.policy, holdout=args.holdout, params=params,
-                         out=Path(args.out), progress=progress, force=args.force)
+                         out=Path(args.out), progress=progress, force=args.force, column_kinds=_kinds(args),
+                         drop=args.drop)
     best = result.best
     print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
     print(f"report: {result.index_html}")
-    return 0
+    return 0 if best else 1
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from .io import atomic_path, check_output, read_table
+    from .selftest import run_selftest
+
+    if args.out:
+        check_output(args.out, force=args.force)
+    df = read_table(args.data)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_selftest(df, args.target, protected=args.protected or None, policy=args.policy, seed=args.seed,
+                          holdout=args.holdout, n=args.n, column_kinds=_kinds(args), drop=args.drop,
+                          progress=progress)
+    print(result.table())
+    if args.out:
+        with atomic_path(args.out, force=args.force) as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0 if result.ok else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -314,6 +365,7 @@ _COMMANDS = {
     "evaluate": cmd_evaluate,
     "gate": cmd_gate,
     "compare": cmd_compare,
+    "selftest": cmd_selftest,
     "report": cmd_report,
     "demo": cmd_demo,
 }

@@ -39,7 +39,6 @@ import pandas as pd
 
 from .exceptions import ParameterError, SynthgenError, UsageError, one_line
 from .io import atomic_dir, sha256_frame
-from .schema import Schema
 from .versions import synthgen_version
 
 __all__ = ["run_compare", "compare_from_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators"]
@@ -197,10 +196,14 @@ def run_compare(
     progress: Callable[[str], None] | None = print,
     force: bool = False,
     title: str | None = None,
+    column_kinds: dict[str, str] | None = None,
+    drop: list[str] | None = None,
 ) -> CompareResult:
     """Fit, sample, evaluate and gate every generator on one split; write index.html, compare.json,
     compare.md, scorecards/<gen>-seed<k>.json and verdicts/<gen>-seed<k>.json into ``out``.
 
+    Column kinds are decided once on the whole table (``column_kinds`` override detection; ``drop`` columns
+    are removed first) and every generator and evaluation uses them.
     ``out`` is replaced as a whole (``force=True``) or must not exist. ``progress`` receives one line per
     generator and stage (``None`` for silence). ``title`` names the report (default: "synthgen compare:
     <target>").
@@ -208,7 +211,7 @@ def run_compare(
     from .evaluation import evaluate
     from .gate import load_policy
     from .models import make_generator
-    from .pipeline import split_table
+    from .pipeline import decide_schema, drop_columns, split_table, train_schema
 
     def _int(v: Any) -> Any:  # numpy integers are fine; bools and floats are refused by _check_inputs
         return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
@@ -216,6 +219,10 @@ def run_compare(
     seeds = [_int(s) for s in seeds]
     n = None if n is None else _int(n)
     _check_inputs(df, target, generators, n, protected, seeds, params)
+    df = drop_columns(df, drop, target)
+    for col in protected or []:
+        if col not in df.columns:
+            raise UsageError(f"--protected: column '{col}' is dropped")
     params = {g: dict((params or {}).get(g) or {}) for g in generators}
     protected = list(protected or [])
     say = progress or (lambda _line: None)
@@ -225,15 +232,13 @@ def run_compare(
 
         raise OutputExistsError(f"output '{out}' exists; pass --force to overwrite it")
     gate_policy = load_policy(policy)  # a malformed policy fails before the (long) fits
+    decided = decide_schema(df, target, column_kinds)  # kinds once, on the whole table; column errors now
     out.parent.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     split_seed = seeds[0]
     train, hold, record = split_table(df, target, holdout, split_seed)
-    try:  # one detection serves every run's evaluation (evaluate would repeat it per run)
-        train_schema: Schema | None = Schema.detect(train, target)
-    except SynthgenError:
-        train_schema = None  # then each run fails at fit with this error, recorded like any failure
+    schema = train_schema(train, decided)
     counts = train[target].value_counts(dropna=True)
     majority = counts.idxmax()
     rare_train = int(counts.sum() - counts.max())
@@ -270,11 +275,11 @@ def run_compare(
                 try:
                     gen = step("fit", f"fit on {rare_train:,} rare rows of {len(train):,} train rows",
                                lambda: make_generator(gen_name, **params[gen_name], random_state=seed)
-                               .fit(train, target=target))
+                               .fit(train, target=target, schema=schema))
                     synthetic = step("sample", f"sample {n_rows:,} rows", lambda: gen.sample(n_rows))
                     card = step("evaluate", "evaluate against the real holdout",
                                 lambda: evaluate(train, hold, synthetic, target=target, protected=protected or None,
-                                                 random_state=seed, schema=train_schema))
+                                                 random_state=seed, schema=schema))
                     verdict = step("gate", f"gate with policy '{gate_policy.name or gate_policy.path}'",
                                    lambda: gate_policy.check(card))
                 except Exception as exc:  # noqa: BLE001 - a failing generator must not stop the others
@@ -318,6 +323,8 @@ def run_compare(
                 "seeds": seeds,
                 "holdout": float(holdout),
                 "protected": protected,
+                "dropped_columns": list(drop or []),
+                "column_kinds": {c.name: c.kind.value for c in decided.columns if c.name != target},
                 "policy": {"path": gate_policy.path, "sha256": gate_policy.sha256,
                            "name": gate_policy.name, "version": gate_policy.version},
             },
@@ -363,8 +370,12 @@ def _leaderboard(generators: Sequence[str], seeds: Sequence[int], runs: list[dic
         for c in cards:
             metric_names += [m for m in c.metrics if m not in metric_names]
         failed_rules: list[str] = []
+        failed_reasons: list[dict] = []  # the first seed's sentence for each failing rule
         for v in verd:
-            failed_rules += [r["metric"] for r in v.rules if r["passed"] is False and r["metric"] not in failed_rules]
+            for r in v.rules:
+                if r["passed"] is False and r["metric"] not in failed_rules:
+                    failed_rules.append(r["metric"])
+                    failed_reasons.append({"metric": r["metric"], "reason": r.get("reason", "")})
         # "partial": some seeds failed, so the generator is not reliable on this data and cannot PASS
         status = "ok" if ok and len(ok) == len(mine) else ("failed" if not ok else "partial")
         passes = sum(1 for v in verd if v.passed)
@@ -382,6 +393,7 @@ def _leaderboard(generators: Sequence[str], seeds: Sequence[int], runs: list[dic
             "subscores": {s: _stats([c.subscores.get(s) for c in cards]) for s in sub_names},
             "metrics": {m: _stats([c.value(m) for c in cards]) for m in metric_names},
             "failed_rules": failed_rules,
+            "failed_reasons": failed_reasons,
             "errors": errors,
             "error": errors[0]["error"] if errors else None,
             "runs": [r["id"] for r in mine],

@@ -1,14 +1,20 @@
-"""Gate: a versioned TOML policy turns a scorecard into PASS / FAIL with one line per rule.
+"""Gate: a versioned TOML policy turns a scorecard into PASS / FAIL with one reason per rule.
 
 Policy format (see synthgen/policies/default.toml)::
 
-    policy_version = "1"
+    policy_version = "2"
     [rules]
-    "leakage.holdout_copy_rate" = "<= 0"
-    "realism.column_shapes" = ">= 0.80"
+    "realism.column_shapes" = ">= 0.80"                                # the value must hold
+    "leakage.train_copy_excess" = { rule = "<= 0.02", use = "interval" }  # fails only when the
+                                                                       # whole 95% interval breaks it
+    "fairness.min_representation_ratio" = { rule = ">= 0.8", optional = true }
 
 A rule names a scorecard metric (or ``quality_score`` / ``subscores.NAME``), an operator
-and a number. Unknown metrics and malformed thresholds raise PolicyError naming the line.
+and a number. The gate fails closed: a metric the scorecard lacks, or holds as null/NaN
+("not measurable"), fails its rule unless the rule is ``optional``; then it is shown as
+"not measured" with the reason. ``use = "interval"`` needs the metric's 95% interval on the
+scorecard and fails when it is missing. Unknown metrics, unknown keys and malformed
+thresholds raise PolicyError naming the line.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .evaluation.base import METRICS
 from .evaluation.scorecard import Scorecard
@@ -40,18 +46,39 @@ _EXTRA = {"quality_score"} | {f"subscores.{s}" for s in ("realism", "utility", "
 
 @dataclass(frozen=True)
 class Rule:
-    """One threshold on one metric."""
+    """One threshold on one metric: on its value, or (``use="interval"``) on its whole 95% interval."""
 
     metric: str
     op: str
     threshold: float
     line: int
+    optional: bool = False
+    use: str = "value"
 
-    def check(self, value: float | None) -> bool | None:
-        """True/False, or None when the scorecard has no value for the metric."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return None
+    def holds(self, value: float) -> bool:
         return bool(_OPS[self.op](float(value), self.threshold))
+
+    def check(self, value: float | None, ci95: Sequence[float] | None = None) -> bool | None:
+        """True/False; None when the metric is not measured (null/NaN, or no interval for an interval rule).
+
+        An interval rule fails only when every value of the interval breaks the threshold: the
+        evidence says it is broken, not just the point estimate.
+        """
+        if _missing(value):
+            return None
+        if self.use == "interval":
+            if ci95 is None or len(ci95) != 2 or any(_missing(b) for b in ci95):
+                return None
+            return self.holds(ci95[0]) or self.holds(ci95[1])
+        return self.holds(value)
+
+    @property
+    def text(self) -> str:
+        return f"{self.op} {self.threshold:g}" + (" (95% interval)" if self.use == "interval" else "")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 @dataclass
@@ -79,12 +106,14 @@ class Verdict:
         return Path(path)
 
     def summary(self) -> str:
-        """One line per rule, then PASS or FAIL."""
+        """One line per rule (mark, rule, value, reason), then PASS or FAIL."""
         lines = []
         for r in self.rules:
-            mark = {True: "PASS", False: "FAIL", None: "n/a "}[r["passed"]]
-            value = "missing" if r["value"] is None else f"{r['value']:.4g}"
-            lines.append(f"{mark} {r['metric']} {r['op']} {r['threshold']:g} (value {value})")
+            mark = {"pass": "PASS", "fail": "FAIL", "not measured": "n/a "}[r["status"]]
+            value = "not measured" if r["value"] is None else f"{r['value']:.4g}"
+            if r.get("ci95"):
+                value += f", 95% CI {r['ci95'][0]:.4g}..{r['ci95'][1]:.4g}"
+            lines.append(f"{mark} {r['metric']} {r['rule']} (value {value}): {r['reason']}")
         lines.append("PASS" if self.passed else "FAIL: " + ", ".join(r["metric"] for r in self.failed_rules))
         return "\n".join(lines)
 
@@ -101,18 +130,61 @@ class Policy:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self, scorecard: Scorecard) -> Verdict:
-        """Apply every rule; the verdict fails when any applicable rule fails."""
+        """Apply every rule; the verdict fails when any rule fails or a required metric is not measured."""
         results = []
         for rule in self.rules:
             value = scorecard.value(rule.metric)
-            ok = rule.check(value)
-            results.append({"metric": rule.metric, "op": rule.op, "threshold": rule.threshold,
-                            "value": value, "passed": ok,
-                            "status": "pass" if ok else ("not applicable" if ok is None else "fail")})
+            ci95 = scorecard.interval(rule.metric)
+            ok = rule.check(value, ci95)
+            if ok is None:
+                why = _unmeasured_reason(scorecard, rule, value)
+                if rule.optional:
+                    passed, status, reason = None, "not measured", f"not measured ({why}); the rule is optional"
+                else:
+                    passed, status, reason = False, "fail", f"not measured ({why}); the policy requires it"
+            else:
+                passed, status = ok, "pass" if ok else "fail"
+                reason = _sentence(scorecard, rule.metric, value)
+                if not ok:
+                    reason += f" (the policy requires {rule.text})"
+            results.append({"metric": rule.metric, "op": rule.op, "threshold": rule.threshold, "use": rule.use,
+                            "optional": rule.optional, "rule": rule.text, "value": value, "ci95": ci95,
+                            "passed": passed, "status": status, "reason": reason})
         passed = all(r["passed"] is not False for r in results)
         return Verdict(passed=passed, rules=results,
                        policy={"path": self.path, "sha256": self.sha256, "version": self.version,
                                "name": self.name})
+
+
+def _sentence(scorecard: Scorecard, name: str, value: float) -> str:
+    """The metric's own sentence with its numbers (sub-scores and the quality score: plain)."""
+    if name in METRICS:
+        return METRICS[name].sentence(value, scorecard.details)
+    if name == "quality_score":
+        return f"quality score {value:.1f} of 100"
+    if name == "subscores.realism":
+        noise = (scorecard.details.get("realism") or {}).get("noise_reference")
+        shapes, pairs = scorecard.value("realism.column_shapes"), scorecard.value("realism.column_pairs")
+        if noise and shapes is not None and pairs is not None:
+            return (f"realism sub-score {value:.2f} of 1: column shapes {shapes:.2f} and pair trends {pairs:.2f} "
+                    f"against {noise['column_shapes']:.2f} and {noise['column_pairs']:.2f} for uniform noise "
+                    f"on this table, detection AUC {scorecard.value('realism.detection_auc') or float('nan'):.2f}")
+    return f"{name.split('.', 1)[1]} sub-score {value:.2f} of 1"
+
+
+def _unmeasured_reason(scorecard: Scorecard, rule: Rule, value: Any) -> str:
+    """Why a rule's metric has no usable number: absent, null with a recorded reason, or no interval."""
+    if not _missing(value):
+        return f"the scorecard holds no 95% interval for '{rule.metric}'"
+    recorded = (scorecard.details.get("not_measured") or {}).get(rule.metric)
+    if recorded:
+        return str(recorded)
+    if rule.metric not in scorecard.metrics and not rule.metric.startswith("subscores.") \
+            and rule.metric != "quality_score":
+        if rule.metric.startswith("fairness."):
+            return "no protected column was given"
+        return "the scorecard has no such metric"
+    return "its value is null"
 
 
 def _line_of(lines: list[str], key: str) -> int:
@@ -139,13 +211,30 @@ def parse_policy(text: str, source: str) -> Policy:
     for key, spec in rules_table.items():
         line = _line_of(lines, key)
         where = f"policy '{source}' line {line}"
+        optional, use = False, "value"
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - {"rule", "optional", "use"})
+            if unknown:
+                raise PolicyError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))} for '{key}'; "
+                                  "a rule table takes rule, optional, use")
+            optional = spec.get("optional", False)
+            if not isinstance(optional, bool):
+                raise PolicyError(f"{where}: 'optional' for '{key}' must be true or false, got {optional!r}")
+            use = spec.get("use", "value")
+            if use not in ("value", "interval"):
+                raise PolicyError(f"{where}: 'use' for '{key}' must be \"value\" or \"interval\", got {use!r}")
+            spec = spec.get("rule")
         if key not in METRICS and key not in _EXTRA:
-            raise PolicyError(f"{where}: unknown metric '{key}'; known: {', '.join(sorted(METRICS) + sorted(_EXTRA))}")
+            what = "marks unknown metric" if optional else "unknown metric"
+            raise PolicyError(f"{where}: {what} '{key}'; known: {', '.join(sorted(METRICS) + sorted(_EXTRA))}")
         match = _RULE.match(spec) if isinstance(spec, str) else None
         if match is None:
             raise PolicyError(f"{where}: malformed threshold {spec!r} for '{key}'; expected e.g. \"<= 0.05\" "
                               f"(operators {', '.join(_OPS)})")
-        rules.append(Rule(metric=key, op=match.group(1), threshold=float(match.group(2)), line=line))
+        if use == "interval" and key not in METRICS:
+            raise PolicyError(f"{where}: '{key}' has no interval; use = \"interval\" needs a scorecard metric")
+        rules.append(Rule(metric=key, op=match.group(1), threshold=float(match.group(2)), line=line,
+                          optional=optional, use=use))
     return Policy(rules=rules, version=str(data["policy_version"]), path=source,
                   sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), name=str(data.get("name", "")),
                   extra={k: v for k, v in data.items() if k not in ("rules", "policy_version", "name")})

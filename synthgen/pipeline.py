@@ -24,8 +24,37 @@ from .store import load, read_manifest
 
 __all__ = [
     "split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "evaluate_files", "gate_file",
-    "GenerateResult",
+    "GenerateResult", "decide_schema", "train_schema", "drop_columns",
 ]
+
+
+def drop_columns(df: pd.DataFrame, drop: list[str] | None, target: str | None, *, source: str = "the table"
+                 ) -> pd.DataFrame:
+    """``df`` without the ``--drop`` columns (a new frame; the caller's is untouched); names are checked."""
+    drop = list(drop or [])
+    if not drop:
+        return df
+    for name in drop:
+        if name not in df.columns:
+            raise UsageError(f"--drop: column '{name}' is not in {source}; columns are: {', '.join(map(str, df.columns))}")
+        if name == target:
+            raise UsageError(f"--drop: '{name}' is the target")
+    dup = sorted({d for d in drop if drop.count(d) > 1})
+    if dup:
+        raise UsageError(f"--drop: {', '.join(dup)} given more than once")
+    if len(drop) >= df.shape[1] - (1 if target in df.columns else 0):
+        raise UsageError("--drop: would remove every feature column")
+    return df.drop(columns=drop)
+
+
+def decide_schema(df: pd.DataFrame, target: str, column_kinds: dict[str, str] | None = None) -> Schema:
+    """Column kinds decided ONCE, on the whole table before any split (what `inspect` shows)."""
+    return Schema.detect(df, target=target, overrides=column_kinds)
+
+
+def train_schema(train: pd.DataFrame, decided: Schema) -> Schema:
+    """The decided kinds with values learned from ``train`` only (``Schema.for_rows``)."""
+    return decided.for_rows(train)
 
 
 def split_table(
@@ -76,16 +105,23 @@ def fit_table(
     seed: int | None = 0,
     column_kinds: dict[str, str] | None = None,
     classes: list | None = None,
+    drop: list[str] | None = None,
 ) -> tuple[BaseGenerator, dict]:
-    """Split ``df`` and fit a generator on the train part only (schema included); return it and the split record."""
+    """Split ``df`` and fit a generator on the train part only; return it and the split record.
+
+    Column kinds are decided once on the whole table (``decide_schema``), before the split, so a
+    column's kind never depends on which rows landed in train; ``drop`` columns are removed first.
+    """
     target_counts(df, target)  # target present, labelled, two classes or more: checked before splitting
-    Schema.detect(df, target=target, overrides=column_kinds)  # every column problem, with the table's row labels
+    df = drop_columns(df, drop, target)
+    decided = decide_schema(df, target, column_kinds)  # every column problem, with the table's row labels
     seed = resolve_seed(seed)
     gen = make_generator(generator, **(params or {})) if isinstance(generator, str) else generator
     if gen.random_state is None:
         gen.set_params(random_state=seed)
     train, _, record = split_table(df, target, holdout, seed)
-    gen.fit(train, target=target, classes=classes, column_kinds=column_kinds)
+    gen.fit(train, target=target, classes=classes, schema=train_schema(train, decided))
+    record["dropped_columns"] = list(drop or [])
     return gen, record
 
 
@@ -99,12 +135,14 @@ def fit_file(
     holdout: float = 0.3,
     seed: int | None = 0,
     column_kinds: dict[str, str] | None = None,
+    drop: list[str] | None = None,
     force: bool = False,
 ) -> tuple[BaseGenerator, Path]:
     """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage."""
     check_output(out, force=force)  # fail before the (possibly long) fit
     df = read_table(data)
-    gen, record = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds)
+    gen, record = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds,
+                            drop=drop)
     extra = {
         "training_data": {"file": str(Path(data).resolve()), "file_sha256": sha256_file(data), "table_rows": len(df)},
         "split": record,
@@ -165,6 +203,7 @@ def rebuild_split(model: str | Path, data: str | Path) -> tuple[pd.DataFrame, pd
         )
     df = read_table(data)
     split = manifest["split"]
+    df = drop_columns(df, split.get("dropped_columns"), manifest.get("target"), source=f"data '{data}'")
     hold = np.asarray(split["holdout_positions"], dtype=np.int64)
     mask = np.zeros(len(df), dtype=bool)
     mask[hold] = True
@@ -182,10 +221,16 @@ def evaluate_files(
     target: str | None = None,
     protected: list[str] | None = None,
     seed: int = 0,
+    column_kinds: dict[str, str] | None = None,
+    drop: list[str] | None = None,
     force: bool = False,
 ):
     """`synthgen evaluate`: score a synthetic file against real train/holdout files, or against the
-    split a model recorded (rebuilt from DATA, which must hash to the manifest's data sha256)."""
+    split a model recorded (rebuilt from DATA, which must hash to the manifest's data sha256).
+
+    With a model, the model's schema is used as it is (``column_kinds`` may only repeat it); with
+    files, kinds are decided once on train and holdout together. ``drop`` columns leave every frame.
+    """
     from .evaluation import evaluate
 
     check_output(out, force=force)
@@ -193,18 +238,44 @@ def evaluate_files(
         if data is None:
             raise UsageError("evaluate MODEL_DIR needs --data DATA (the table the model was fitted on)")
         real_train, real_holdout, manifest = rebuild_split(model, data)
-        target = target or manifest["target"]
+        if target is not None and target != manifest["target"]:
+            raise UsageError(f"--target '{target}' differs from the model's target '{manifest['target']}'")
+        target = manifest["target"]
         if len(real_holdout) == 0:
             raise UsageError(f"model '{model}' was fitted with --holdout 0: there is no holdout to evaluate on")
+        schema = _model_schema(model, manifest, column_kinds)
     else:
         missing = [flag for flag, value in (("--train", train), ("--holdout", holdout), ("--target", target)) if value is None]
         if missing:
             raise UsageError(f"evaluate needs MODEL_DIR --data DATA, or {' '.join(missing)}")
         real_train, real_holdout = read_table(train), read_table(holdout)
-    card = evaluate(real_train, real_holdout, read_table(synthetic), target=target, protected=protected or None,
-                    random_state=seed)
+        schema = None
+    real_train = drop_columns(real_train, drop, target, source="the real rows")
+    real_holdout = drop_columns(real_holdout, drop, target, source="the holdout rows")
+    rows = read_table(synthetic)
+    rows = rows.drop(columns=[c for c in drop or [] if c in rows.columns])
+    if schema is None:
+        both = pd.concat([real_train, real_holdout], ignore_index=True)
+        schema = train_schema(real_train, decide_schema(both, target, column_kinds))
+    else:
+        schema = Schema(columns=[c for c in schema.columns if c.name not in set(drop or [])], target=schema.target,
+                        notes=schema.notes)
+    card = evaluate(real_train, real_holdout, rows, target=target, protected=protected or None,
+                    random_state=seed, schema=schema)
     card.save(out, force=force)
     return card
+
+
+def _model_schema(model: str | Path, manifest: dict, column_kinds: dict[str, str] | None) -> Schema:
+    """The schema a model was fitted with; ``--column-kind``/``--schema`` may repeat it, never change it."""
+    schema = Schema.from_dict(manifest["schema"])
+    for name, kind in (column_kinds or {}).items():
+        if name not in schema:
+            raise UsageError(f"--column-kind/--schema: column '{name}' is not in model '{model}'")
+        if schema[name].kind.value != kind:
+            raise UsageError(f"--column-kind/--schema: column '{name}' is {kind} here but model '{model}' "
+                             f"was fitted with it as {schema[name].kind.value}; refit the model to change a kind")
+    return schema
 
 
 def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: str | Path | None = None,

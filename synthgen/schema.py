@@ -26,7 +26,15 @@ SCHEMA_VERSION = 1
 
 
 class ColumnKind(str, Enum):
-    """What a column holds; decides how it is modelled and restored."""
+    """What a column holds; decides how it is modelled and restored.
+
+    ``identifier``: a value per row (unique per row, e.g. a transaction or policy number): never
+    modelled; generated rows get fresh values, never equal to a real one.
+    ``key``: points at an entity many rows share (customer, card, terminal, merchant): whole
+    numbers or codes that repeat. Never modelled as a number; generated rows get fresh keys,
+    never equal to a real one, repeated with the real distribution of rows per key.
+    ``personal``: personal data or free text: never modelled, never copied.
+    """
 
     CONTINUOUS = "continuous"
     INTEGER = "integer"
@@ -34,6 +42,7 @@ class ColumnKind(str, Enum):
     BOOLEAN = "boolean"
     DATETIME = "datetime"
     IDENTIFIER = "identifier"  # unique per row: never modelled, fresh values generated
+    KEY = "key"  # an entity shared by several rows: never modelled, fresh keys repeated like the real ones
     PERSONAL = "personal"  # personal data / free text: never modelled, never copied
 
     @property
@@ -65,7 +74,13 @@ _DATETIME_FORMATS = [
     ("%m/%Y", r"^(0[1-9]|1[0-2])/\d{4}$"),
     ("%Y-%m", r"^\d{4}-(0[1-9]|1[0-2])$"),
 ]
-_ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key)$|^id[_\-]|[a-z]Id$|ID$", re.IGNORECASE)
+# snake/kebab/space case ignores case; camelCase ("cardId", "customerID") is matched case-sensitively,
+# so words that merely end in "id" ("paid", "valid", "fluid") are not ID-like names
+_ID_NAME = re.compile(r"(?i:(^|[_\-\s])(id|uuid|guid|key)$|^id[_\-\s])|[A-Za-z0-9](Id|ID|Key)$")
+# text that looks like a code: letters then at least three digits ("POL-00123", "C1093826151"), or a UUID
+_CODE = re.compile(
+    r"^[A-Za-z]{1,8}[-_#/.]?\d{3,}$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 _PERSONAL_NAME = re.compile(
     r"(^|_)(e?mail|phone|mobile|telephone|ssn|social_security|passport|iban|address|street|"
     r"first_?name|last_?name|full_?name|surname|name|ip_?address|ip)($|_)",
@@ -75,6 +90,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[\d\s\-().]{7,20}$")
 _TRUE_FALSE = {"true", "false", "yes", "no", "t", "f", "y", "n"}
 _SAMPLE = 2000  # values looked at when testing a text column for dates, emails, phones
+_KS_SAMPLE = 20_000  # values looked at when testing whole numbers for an even spread (seeded sample)
+_KS_C = 1.95  # KS critical value factor (alpha about 0.001): D > 1.95 / sqrt(n) is not an even spread
+_CHANCE_PAIRS = 5.0  # expected chance repeats above which "no repeats at all" means unique by design
+_DUP_TOLERANCE = 0.001  # an ID-named column with at most this share of repeated values is unique per row
+_KEY_MIN_DISTINCT = 50  # a key points at many entities (fewer on a tiny table: half its rows)
 
 
 def _py(value: Any) -> Any:
@@ -145,7 +165,7 @@ class Schema:
         return [c for c in self.columns if c.name != self.target]
 
     def modelled(self) -> list[ColumnSpec]:
-        """Feature columns a generator learns (not identifiers, not personal data)."""
+        """Feature columns a generator learns (not identifiers, keys or personal data)."""
         return [c for c in self.features() if c.kind.is_modelled]
 
     # --------------------------------------------------------------- detection
@@ -193,6 +213,21 @@ class Schema:
         if problems:
             raise SchemaError(problems)
         return cls(columns=specs, target=target, notes=notes)
+
+    def for_rows(self, df: pd.DataFrame) -> "Schema":
+        """The same kinds, with ranges, category sets and formats learned from ``df`` only (a train split,
+        so holdout values never reach a generator); each column keeps the reason it got its kind for.
+        Identifiers and keys keep this schema's range and text prefix, so fresh values start above
+        every real value of the whole table, holdout included."""
+        kinds = {c.name: c.kind.value for c in self.columns if c.name != self.target}
+        schema = Schema.detect(df, target=self.target, overrides=kinds)
+        for spec in schema.columns:
+            whole = self[spec.name]
+            spec.reason = whole.reason
+            if spec.kind in (ColumnKind.IDENTIFIER, ColumnKind.KEY):
+                spec.minimum, spec.maximum, spec.id_prefix = whole.minimum, whole.maximum, whole.id_prefix
+        schema.notes = list(self.notes)
+        return schema
 
     # -------------------------------------------------------------- validation
     def validate(self, df: pd.DataFrame, *, strict_categories: bool = False) -> None:
@@ -450,15 +485,29 @@ def _spec_for_kind(series: pd.Series, kind: ColumnKind, reason: str, fmt: str | 
             raise _ColumnProblem(_text_in_numbers(name, series, bad))
         nums = pd.to_numeric(values, errors="coerce")
         spec.minimum, spec.maximum = float(nums.min()), float(nums.max())
-    elif kind == ColumnKind.IDENTIFIER and not pd.api.types.is_numeric_dtype(series):
-        spec.id_prefix = _fresh_prefix(values.astype(str))
+    elif kind in (ColumnKind.IDENTIFIER, ColumnKind.KEY):
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            nums = values.to_numpy(dtype=np.float64)
+            fractional = np.flatnonzero(np.mod(nums, 1) != 0)
+            if fractional.size:
+                first = values.index[fractional[0]]
+                raise _ColumnProblem(
+                    f"column '{name}': kind {kind.value} needs whole numbers or codes, found fractional values "
+                    f"(first: row {first}, {_py(nums[fractional[0]])})"
+                )
+            if nums.size:  # fresh numbers start above this (kept from the whole table by ``for_rows``)
+                spec.minimum, spec.maximum = float(nums.min()), float(nums.max())
+        else:
+            spec.id_prefix = _fresh_prefix(values)
     return spec
 
 
 def _fresh_prefix(values: pd.Series) -> str:
-    """A prefix no real identifier starts with, so generated ones can never equal a real one."""
+    """A prefix no real identifier or key starts with, so generated ones can never equal a real one."""
+    # one pass over the values keeps only those that could clash (they start with "SYN")
+    clashing = [text for text in map(str, values.to_numpy()) if text.startswith("SYN")]
     prefix = "SYN-"
-    while values.str.startswith(prefix).any():
+    while any(text.startswith(prefix) for text in clashing):
         prefix = "SYN" + prefix
     return prefix
 
@@ -476,8 +525,55 @@ def _datetime_format(values: pd.Series) -> str | None:
     return None
 
 
+def _even_spread(nums: np.ndarray) -> tuple[bool, float, float]:
+    """Whether distinct whole numbers are spread evenly over [min, max] (a uniform there).
+
+    Kolmogorov-Smirnov distance of a seeded sample of at most ``_KS_SAMPLE`` values against the
+    uniform on [min, max], compared with ``_KS_C / sqrt(sample size)``: the same test whatever the
+    table size above 20,000 rows, so a random 30% or 70% of the rows reads the same. Returns
+    (even, distance, critical value).
+    """
+    if nums.size > _KS_SAMPLE:
+        nums = nums[np.random.default_rng(0).choice(nums.size, _KS_SAMPLE, replace=False)]
+    x = np.sort(nums)
+    low, high = x[0], x[-1]
+    n = x.size
+    u = (x - low) / (high - low) if high > low else np.zeros(n)
+    steps = np.arange(1, n + 1) / n
+    distance = float(max(np.max(steps - u), np.max(u - (steps - 1 / n))))
+    critical = _KS_C / np.sqrt(n)
+    return distance <= critical, distance, float(critical)
+
+
+def _unique_by_design(nums: np.ndarray) -> bool:
+    """Distinct whole numbers that would have repeated by chance if drawn at random from their range.
+
+    Values drawn independently from the whole numbers in [min, max] repeat in about
+    n(n-1) / (2 * range) pairs; with more than ``_CHANCE_PAIRS`` expected and none seen, the values
+    are distinct on purpose (numbered rows), not by luck (e.g. a few hundred amounts in 1..100,000).
+    """
+    n = float(nums.size)
+    span = float(nums.max()) - float(nums.min()) + 1.0
+    return n * (n - 1) / (2.0 * span) >= _CHANCE_PAIRS
+
+
+def _many_entities(nunique: int, rows: int) -> bool:
+    """Values that repeat, and enough distinct ones for a key: ``_KEY_MIN_DISTINCT`` (half the rows
+    on a tiny table).
+
+    An absolute count rather than a share of the rows, so a random subset of a table (where a
+    share of distinct values grows and the count barely moves) reads the same.
+    """
+    return rows > nunique >= min(_KEY_MIN_DISTINCT, max(10, rows // 2))
+
+
 def _detect_column(series: pd.Series) -> ColumnSpec:
-    """Pick a kind for one column, with the reason recorded in the spec."""
+    """Pick a kind for one column, with the reason recorded in the spec.
+
+    Every rule reads something a large random subset of the rows keeps: the dtype, distinct
+    values, repeats or not, the spread of values over their range, the column name. Nothing
+    depends on exact consecutiveness or on a share of distinct values to rows.
+    """
     name = str(series.name)
     values = series.dropna()
     n = len(series)
@@ -489,7 +585,10 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
             f"column '{name}': constant (every value is {str(values.iloc[0])[:30]!r}); "
             f"drop it, or keep it with --column-kind {name}=categorical"
         )
-    unique_per_row = nunique == len(values) and len(values) >= 20
+    rows = len(values)
+    unique_per_row = nunique == rows and rows >= 20
+    # an ID-named column with a rare repeat (a data-entry slip) is still a value per row
+    nearly_unique = rows >= 20 and nunique >= (1 - _DUP_TOLERANCE) * rows
     id_like_name = bool(_ID_NAME.search(name))
     if pd.api.types.is_bool_dtype(series):
         return _spec_for_kind(series, ColumnKind.BOOLEAN, "true/false values")
@@ -498,13 +597,21 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
     if isinstance(series.dtype, pd.CategoricalDtype):
         return _spec_for_kind(series, ColumnKind.CATEGORICAL, "category dtype")
     if pd.api.types.is_numeric_dtype(series):
-        integral = bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
-        if integral and id_like_name and (unique_per_row or nunique >= max(0.05 * len(values), 50)):
-            return _spec_for_kind(series, ColumnKind.IDENTIFIER, "ID-like name with high cardinality")
+        nums = values.to_numpy(dtype=np.float64)
+        integral = bool(np.all(np.mod(nums, 1) == 0))
+        if integral and id_like_name and nearly_unique:
+            return _spec_for_kind(series, ColumnKind.IDENTIFIER, "ID-like name, a distinct value per row")
+        if integral and id_like_name and _many_entities(nunique, rows):
+            return _spec_for_kind(
+                series, ColumnKind.KEY, f"ID-like name, {nunique:,} values shared by several rows"
+            )
         if integral and unique_per_row:
-            ints = np.sort(values.to_numpy(dtype=np.int64))
-            if ints[-1] - ints[0] == len(ints) - 1:
-                return _spec_for_kind(series, ColumnKind.IDENTIFIER, "consecutive integers, one per row")
+            even, distance, critical = _even_spread(nums)
+            if even and _unique_by_design(nums):
+                return _spec_for_kind(
+                    series, ColumnKind.IDENTIFIER,
+                    f"whole numbers, one per row, spread evenly over their range (KS {distance:.4f} <= {critical:.4f})",
+                )
         if integral:
             return _spec_for_kind(series, ColumnKind.INTEGER, "whole numbers")
         return _spec_for_kind(series, ColumnKind.CONTINUOUS, "numbers")
@@ -518,6 +625,10 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
     if share_numeric == 1.0:
         spec = _detect_column(pd.Series(numeric.reindex(series.index), name=name))
         spec.dtype = str(series.dtype)
+        if spec.kind in (ColumnKind.IDENTIFIER, ColumnKind.KEY):
+            # numbers kept as text ('000123'): generated values are text with a fresh prefix
+            spec.id_prefix = _fresh_prefix(values)
+            spec.minimum = spec.maximum = None
         return spec
     if share_numeric >= 0.9:
         raise _ColumnProblem(_text_in_numbers(name, series, _non_numeric_mask(series)))
@@ -534,8 +645,12 @@ def _detect_column(series: pd.Series) -> ColumnSpec:
     has_space = float(sample.str.contains(" ").mean())
     if mean_len > 30 and has_space > 0.5 and nunique > 0.5 * len(values):
         return _spec_for_kind(series, ColumnKind.PERSONAL, "free text")
-    if unique_per_row or (id_like_name and nunique >= max(0.05 * len(values), 50)):
+    if unique_per_row or (id_like_name and nearly_unique):
         if has_space < 0.1:
             return _spec_for_kind(series, ColumnKind.IDENTIFIER, "a distinct code per row")
         return _spec_for_kind(series, ColumnKind.PERSONAL, "distinct text per row")
+    if has_space < 0.1 and _many_entities(nunique, rows):
+        if id_like_name or bool(sample.str.match(_CODE).all()):
+            why = "ID-like name" if id_like_name else "codes"
+            return _spec_for_kind(series, ColumnKind.KEY, f"{why}, {nunique:,} values shared by several rows")
     return _spec_for_kind(series, ColumnKind.CATEGORICAL, "text with repeated values")

@@ -54,6 +54,8 @@ def save_generator(generator: Any, path: str | Path, *, force: bool = False, ext
             "schema": generator.schema_.to_dict(),
             "encoder": generator.encoder_.get_state(),
             "id_starts": generator.id_starts_,
+            # per rare class, per key column: rows-per-key histogram and missing share (JSON, no pickle)
+            "key_sizes": getattr(generator, "key_sizes_", []),
             "payload": {
                 "format": generator.payload_format,
                 "executable": generator.payload_format == "pickle",
@@ -133,6 +135,11 @@ def load(path: str | Path):
         generator.training_ = dict(manifest["training_data"])
         generator.encoder_ = TableEncoder.from_state(schema, manifest["encoder"])
         generator.id_starts_ = {k: int(v) for k, v in manifest["id_starts"].items()}
+        generator.key_sizes_ = [
+            {name: {"sizes": [[int(a), int(b)] for a, b in hist["sizes"]], "missing": float(hist.get("missing", 0.0))}
+             for name, hist in per_class.items()}
+            for per_class in manifest.get("key_sizes", [])  # absent in models saved before keys existed
+        ]
     except (KeyError, TypeError, ValueError) as exc:
         raise IncompatibleModelError(f"model folder '{path}': manifest is incomplete or unreadable ({exc})") from None
     generator._load_payload(path)

@@ -49,9 +49,18 @@ def test_failing_generator_is_recorded_and_others_go_on(compared):
     assert "found no cluster" in km["error"] and "\n" not in km["error"]
     assert km["errors"] == [{"seed": 0, "stage": "fit", "error": km["error"]}]
     assert km["rank"] == 3 and km["quality_score"]["mean"] is None
+    # the gate outcome on this table with the default policy: the copula passes every rule; smote
+    # fails leakage only, since its rows interpolate between training rare rows (measured: all of them
+    # within the holdout's 5th-percentile distance of a training rare row, and a distance attack tells
+    # training rows from unseen ones with AUC 0.89)
+    assert by_name["gaussian-copula"]["gate"] == "PASS"
+    assert by_name["smote"]["gate"] == "FAIL"
+    verdict = json.loads((result.out / "verdicts" / "smote-seed0.json").read_text())
+    failed = [r["metric"] for r in verdict["rules"] if r["passed"] is False]
+    assert failed and all(metric.startswith("leakage.") for metric in failed), failed
     for name in ("smote", "gaussian-copula"):
         entry = by_name[name]
-        assert entry["status"] == "ok" and entry["gate"] in ("PASS", "FAIL")
+        assert entry["status"] == "ok"
         assert 0 <= entry["quality_score"]["mean"] <= 100
         assert entry["quality_score"]["std"] is None  # one seed: no spread
         assert set(entry["subscores"]) == {"realism", "utility", "privacy", "fairness"}
@@ -70,15 +79,14 @@ def test_ranking_and_best(compared):
     assert [e["rank"] for e in board] == [1, 2, 3]
     groups = [0 if e["gate"] == "PASS" else (1 if e["gate"] == "FAIL" else 2) for e in board]
     assert groups == sorted(groups)
-    for a, b in zip(board, board[1:]):
-        if a["gate"] == b["gate"] and a["quality_score"]["mean"] is not None and b["quality_score"]["mean"] is not None:
-            assert a["quality_score"]["mean"] >= b["quality_score"]["mean"]
-    if board[0]["gate"] == "PASS":
-        assert result.best == board[0]["generator"] and board[0]["best"] is True
-        assert "among generators that pass the gate" in result.best_reason and "privacy" in result.best_reason
-    else:
-        assert result.best is None and "no generator passes the gate" in result.best_reason
-    assert sum(e["best"] for e in board) == (1 if result.best else 0)
+    # (each gate group holds one generator here, so the order by quality inside a group is not exercised)
+    # the copula is the only generator that passes the gate (smote fails leakage, kmeans-smote fails
+    # to fit: see test_failing_generator_is_recorded_and_others_go_on), so it ranks first and is best
+    assert [(e["generator"], e["gate"]) for e in board] == [
+        ("gaussian-copula", "PASS"), ("smote", "FAIL"), ("kmeans-smote", None)]
+    assert result.best == "gaussian-copula" and board[0]["best"] is True
+    assert "among generators that pass the gate" in result.best_reason and "privacy" in result.best_reason
+    assert sum(e["best"] for e in board) == 1
 
 
 def test_files_and_same_numbers_everywhere(compared):

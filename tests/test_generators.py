@@ -82,9 +82,11 @@ def test_values_in_the_real_sets_and_ranges(fitted, mixed):
 
 def test_identifiers_fresh_and_personal_data_never_copied(fitted, mixed):
     out = fitted.sample(N)
+    assert fitted.schema_["id"].kind == ColumnKind.IDENTIFIER
+    assert out["id"].is_unique
+    for col in ("card_id", "store_id"):  # keys: shared by many rows, fresh values that repeat
+        assert fitted.schema_[col].kind == ColumnKind.KEY
     for col in ("id", "card_id", "store_id"):
-        assert fitted.schema_[col].kind == ColumnKind.IDENTIFIER
-        assert out[col].is_unique, col
         assert not out[col].isin(mixed[col]).any(), col
     assert fitted.schema_["email"].kind == ColumnKind.PERSONAL
     assert out["email"].isna().all()

@@ -84,3 +84,23 @@ def test_a_million_rows_from_three_hundred(name):
         assert len(chunk) <= 250_000 and (chunk["class"] == 2).all()
         total += len(chunk)
     assert total == 1_000_000
+
+
+def test_sampler_uses_the_kinds_decided_on_the_whole_table():
+    """A fold sees gapped policy numbers; with the table's kinds they stay an identifier (fresh values)."""
+    from synthgen.schema import Schema
+
+    df = load_german_credit()
+    df.insert(0, "policy", np.arange(100_000, 100_000 + len(df)))
+    schema = Schema.detect(df, "class")
+    assert schema["policy"].kind.value == "identifier"
+    X, y = df.drop(columns=["class"]), df["class"]
+    fold = np.arange(len(df)) % 3 != 0  # a training fold
+    sampler = SynthSampler("gaussian-copula", random_state=0, column_kinds=schema)
+    X_out, y_out = sampler.fit_resample(X[fold], y[fold])
+    assert sampler.generator_.schema_["policy"].kind.value == "identifier"
+    new = X_out.iloc[int(fold.sum()):]
+    assert len(new) == len(y_out) - int(fold.sum()) > 0
+    assert not set(new["policy"]) & set(df["policy"])
+    with pytest.raises(ParameterError, match="column_kinds"):
+        SynthSampler("gaussian-copula", column_kinds=["policy"]).fit_resample(X[fold], y[fold])

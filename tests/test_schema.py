@@ -18,7 +18,7 @@ def kinds(schema: Schema) -> dict[str, str]:
 def test_detects_fraud_table_kinds():
     schema = Schema.detect(load_fraud(), target="fraud")
     assert kinds(schema) == {
-        "id": "identifier", "card_id": "identifier", "store_id": "identifier", "datetime": "datetime",
+        "id": "identifier", "card_id": "key", "store_id": "key", "datetime": "datetime",
         "amount": "integer", "currency": "categorical", "customer_present": "boolean", "fraud": "categorical",
         "expiration_date": "datetime", "provider": "categorical", "lat": "continuous", "lng": "continuous",
         "region": "categorical", "country": "categorical",

@@ -39,7 +39,7 @@ def evaluate(
     t0 = time.perf_counter()
     frames = prepare(real_train, real_holdout, synthetic, target, protected, label, schema)
     timings["prepare"] = time.perf_counter() - t0
-    seeds = np.random.SeedSequence(int(random_state)).spawn(4)
+    seeds = np.random.SeedSequence(int(random_state)).spawn(6)
     seed = [int(s.generate_state(1)[0]) for s in seeds]
     values: dict[str, float | None] = {}
     details: dict[str, Any] = {}
@@ -51,11 +51,13 @@ def evaluate(
     t = time.perf_counter()
     auc, det_details = _realism.detection(frames, seed[0])
     timings["detection"] = time.perf_counter() - t
+    noise = _realism.noise_reference(frames, seed[4])
     unseen, unseen_details = _realism.unseen_categories(frames)
     values.update({"realism.column_shapes": shapes, "realism.column_pairs": pairs,
                    "realism.detection_auc": auc, "realism.unseen_category_rate": unseen})
     details["realism"] = {"column_shapes": shape_details, "column_pairs": pair_details,
-                          "detection": det_details, "unseen_categories": unseen_details}
+                          "detection": det_details, "unseen_categories": unseen_details,
+                          "noise_reference": noise}
 
     t = time.perf_counter()
     u_values, u_details, preds = _utility.utility(frames, seed[1])
@@ -71,18 +73,28 @@ def evaluate(
 
     if frames.protected:
         t = time.perf_counter()
-        f_values, f_details = _fairness.fairness(frames, preds)
+        f_values, f_details = _fairness.fairness(frames, preds, seed[5])
         timings["fairness"] = time.perf_counter() - t
         values.update(f_values)
         details["fairness"] = f_details
 
+    intervals: dict[str, Any] = {}
+    not_measured: dict[str, str] = {}
+    for family in details.values():  # a family reports 95% intervals and reasons for NaN values here
+        if isinstance(family, dict):
+            intervals.update(family.pop("ci95", None) or {})
+            not_measured.update(family.pop("not_measured", None) or {})
+    for name, v in values.items():
+        if _none(v) is None and name not in not_measured:
+            not_measured[name] = "the data gave no defined value"
+    details["not_measured"] = {k: not_measured[k] for k in sorted(not_measured) if k in values}
+    metrics = {name: METRICS[name].entry(_none(v), intervals.get(name)) for name, v in values.items()}
     significant = bool(u_details["uplift"]["pr_auc"]["significant"])
-    sub = subscores(values, significant)
+    sub = subscores(values, significant, noise, intervals)
     quality = quality_score(sub)
-    metrics = {name: METRICS[name].entry(_none(v)) for name, v in values.items()}
     details["columns"] = [{"name": s.name, "kind": s.kind.value} for s in frames.modelled]
-    details["excluded_columns"] = [{"name": s.name, "kind": s.kind.value} for s in frames.schema.features()
-                                   if not s.kind.is_modelled]
+    details["excluded_columns"] = [{"name": s.name, "kind": s.kind.value, "reason": _EXCLUDED.get(s.kind.value, "")}
+                                   for s in frames.schema.features() if not s.kind.is_modelled]
     inputs = {
         "real_train": {"sha256": sha256_frame(real_train), "rows": int(len(real_train)),
                        "rare_rows": int(frames.y["train"].sum())},
@@ -100,6 +112,15 @@ def evaluate(
     card = Scorecard.from_dict(card.to_dict())  # in memory exactly what the JSON holds
     card.timings = timings
     return card
+
+
+_EXCLUDED = {
+    "identifier": "an identifier (one value per row) carries no signal and would let a model or a distance "
+                  "match rows by their number",
+    "key": "a key points at an entity (customer, card): it is not a measurement, and as a feature it would "
+           "let models memorise entities",
+    "personal": "personal data or free text is never modelled or copied",
+}
 
 
 def _none(v: float | None) -> float | None:

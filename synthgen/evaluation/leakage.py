@@ -10,6 +10,10 @@ seconds, and missing values: a missing number is placed at the train mean and ad
 This equals the Euclidean distance over standardised numbers and one-hot categories scaled
 by 1/sqrt(2). Nearest neighbours are exact (no subsampling of the reference), computed in
 row chunks with bounded memory.
+
+Measured against chance (docs/METRICS.md, "Leakage risk"): ``train_copy_excess``,
+``holdout_copy_excess`` and ``dcr_excess`` compare exact copies and close records with what a
+generator that saw neither real set would produce, with seeded bootstrap 95% intervals.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pandas as pd
 from ._frame import Frames
 from .base import metric
 
-__all__ = ["MixedEncoder", "nearest", "dcr", "leakage", "row_hashes", "COPY_TOLERANCE"]
+__all__ = ["MixedEncoder", "nearest", "dcr", "leakage", "row_hashes", "subset_match_probability", "COPY_TOLERANCE"]
 
 COPY_TOLERANCE = 1e-9
 LOW_CARDINALITY = 16  # categories with at most this many values go one-hot into the matrix product
@@ -30,21 +34,108 @@ BLOCK_ELEMENTS = 12_000_000  # distance-matrix cells per chunk (~100 MB of float
 HIST_BINS = 30
 MIA_ROWS = 2_000  # members and non-members per side (queries only; the synthetic reference is never cut)
 
+BOOTSTRAP = 1_000  # replicates for the 95% intervals of the excess metrics
+P5 = 0.05  # the holdout quantile that sets the DCR threshold
+
+
+def _lk(details: dict) -> dict:
+    return details["leakage"]
+
+
+def _ci_text(details: dict, name: str) -> str:
+    ci = _lk(details)["excess"][name]["ci95"]
+    return f"95% interval {ci[0]:+.1%} to {ci[1]:+.1%}"
+
+
+def _explain_exact(v: float, d: dict) -> str:
+    lk = _lk(d)
+    chance = lk["chance"]["holdout_rows_equal_train"]
+    return (f"{v:.1%} of synthetic rows ({lk['exact_copies']}) equal a real training row on every modelled "
+            f"column, against {chance:.1%} of unseen holdout rows that equal one too (chance)")
+
+
+def _explain_holdout_rate(v: float, d: dict) -> str:
+    lk = _lk(d)
+    c = lk["chance"]["holdout_copy"]
+    return (f"{v:.1%} of synthetic rows ({lk['holdout_copies']}) equal a real holdout row; by chance "
+            f"{c['real_chance']:.1%} of unseen rare rows equal one of {lk['chance']['subset_size']} other real "
+            f"rare rows (see leakage.holdout_copy_excess)")
+
+
+def _explain_dcr_p5(v: float, d: dict) -> str:
+    lk = _lk(d)
+    ties = lk["chance"]["dcr"]["holdout_share_at_threshold"]
+    tie = f"; {ties:.0%} of unseen rare rows sit exactly at it, so ties count fractionally" if ties > 1.5 / max(
+        1, lk["rare_rows"]["holdout"]) else ""
+    return (f"{v:.0%} of synthetic rows sit closer to a training rare row than 95% of unseen rare rows do "
+            f"(distance {lk['holdout_p5_distance']:.3g}{tie}; chance: 5%)")
+
+
+def _explain_closer(v: float, d: dict) -> str:
+    return (f"{v:.0%} of synthetic rows have their nearest real rare row in train rather than in the holdout "
+            f"(chance: {_lk(d)['closer_to_train_expected']:.0%}, train's share of the real rare rows)")
+
+
+def _explain_mia(v: float, d: dict) -> str:
+    n = _lk(d)["mia"]["members"]
+    return (f"A distance attack tells training rare rows from unseen ones with AUC {v:.2f} "
+            f"({n} rows each side; chance: 0.50)")
+
+
+def _explain_train_excess(v: float, d: dict) -> str:
+    lk = _lk(d)
+    c = lk["chance"]["train_copy"]
+    return (f"{c['synthetic_equal_train']:.1%} of synthetic rare rows equal a training rare row; normalised to a set "
+            f"of the holdout's {lk['chance']['subset_size']} rows that is {c['synthetic_equal_train_normalised']:.1%}, "
+            f"against {c['synthetic_equal_holdout']:.1%} that equal an unseen holdout rare row (chance): "
+            f"excess {v:+.1%} ({_ci_text(d, TRAIN_EXCESS.name)})")
+
+
+def _explain_holdout_excess(v: float, d: dict) -> str:
+    lk = _lk(d)
+    c = lk["chance"]["holdout_copy"]
+    return (f"{c['synthetic_equal_holdout']:.1%} of synthetic rare rows equal a holdout rare row, against "
+            f"{c['real_chance']:.1%} of unseen real rare rows that equal one of {lk['chance']['subset_size']} "
+            f"training rare rows (chance): excess {v:+.1%} ({_ci_text(d, HOLDOUT_EXCESS.name)})")
+
+
+def _explain_dcr_excess(v: float, d: dict) -> str:
+    c = _lk(d)["chance"]["dcr"]
+    return (f"{c['synthetic_share']:.1%} of synthetic rare rows sit within distance {c['threshold']:.3g} of a "
+            f"training rare row (the holdout's 5th percentile), against {c['holdout_share']:.1%} of unseen holdout "
+            f"rare rows (chance): excess {v:+.1%} ({_ci_text(d, DCR_EXCESS.name)})")
+
+
 EXACT_COPY = metric("leakage.exact_copy_rate", "minimize", 0.0, 1.0,
                     "Share of synthetic rows equal to some real_train row on every modelled column",
-                    normalize=lambda v: 1.0 - 20.0 * v)
+                    normalize=lambda v: 1.0 - 20.0 * v, explain=_explain_exact)
 HOLDOUT_COPY = metric("leakage.holdout_copy_rate", "minimize", 0.0, 1.0,
                       "Share of synthetic rows equal to (or within 1e-9 of) a real_holdout row; above 0 means "
-                      "the generator saw the holdout", normalize=lambda v: 0.0 if v > 0 else 1.0)
+                      "the generator saw the holdout", normalize=lambda v: 0.0 if v > 0 else 1.0,
+                      explain=_explain_holdout_rate)
 DCR_P5 = metric("leakage.dcr_below_holdout_p5", "minimize", 0.0, 1.0,
                 "Share of synthetic rows closer to real_train than the 5th percentile of holdout-to-train "
-                "distances (about 0.05 by chance)", normalize=lambda v: 1.0 - max(0.0, v - 0.05) / 0.45)
+                "distances (0.05 by chance; ties at the threshold count fractionally)",
+                normalize=lambda v: 1.0 - max(0.0, v - 0.05) / 0.45, explain=_explain_dcr_p5)
 CLOSER = metric("leakage.closer_to_train_share", "minimize", 0.0, 1.0,
                 "Share of synthetic rows whose nearest real rare row is in train rather than holdout "
-                "(compare with details.leakage.closer_to_train_expected)")
+                "(compare with details.leakage.closer_to_train_expected)", explain=_explain_closer)
 MIA = metric("leakage.mia_auc", "minimize", 0.5, 1.0,
              "AUC of a distance attack telling train rare rows (members) from holdout rare rows by their "
-             "distance to the synthetic rows (0.5 = no signal)", normalize=lambda v: 1.0 - max(0.0, v - 0.5) / 0.25)
+             "distance to the synthetic rows (0.5 = no signal)", normalize=lambda v: 1.0 - max(0.0, v - 0.5) / 0.25,
+             explain=_explain_mia)
+TRAIN_EXCESS = metric("leakage.train_copy_excess", "minimize", -1.0, 1.0,
+                      "Share of synthetic rare rows equal to a train rare row (size-normalised to the holdout's "
+                      "rare-row count) minus the share equal to a holdout rare row; 0 for a generator that saw "
+                      "neither", normalize=lambda v: 1.0 - max(0.0, v) / 0.05, explain=_explain_train_excess)
+HOLDOUT_EXCESS = metric("leakage.holdout_copy_excess", "minimize", -1.0, 1.0,
+                        "Share of synthetic rare rows equal to a holdout rare row minus the chance rate (how often "
+                        "an unseen real rare row equals one of a same-size set of train rare rows)",
+                        normalize=lambda v: 1.0 - max(0.0, v) / 0.05, explain=_explain_holdout_excess)
+DCR_EXCESS = metric("leakage.dcr_excess", "minimize", -1.0, 1.0,
+                    "Share of synthetic rare rows with DCR to train at or below the holdout's 5th-percentile DCR "
+                    "minus the holdout's own share there (ties at 0 included); 0 by chance",
+                    normalize=lambda v: 1.0 - max(0.0, v) / 0.45, explain=_explain_dcr_excess)
 
 
 class MixedEncoder:
@@ -155,6 +246,113 @@ def _hist(values: np.ndarray, edges: np.ndarray) -> list[int]:
     return np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)[0].tolist()
 
 
+def subset_match_probability(n: int, m: int) -> np.ndarray:
+    """P[k] = chance that a uniformly random m-row subset of n rows holds at least one of k given rows.
+
+    P[k] = 1 - C(n-k, m) / C(n, m) = 1 - prod_{i<k} (n-m-i) / (n-i), for k = 0..n, computed as a
+    cumulative sum of log1p(-m / (n-i)) so it stays exact to rounding for any n; P[k] = 1 once n - k < m.
+    """
+    i = np.arange(n, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # log1p(-1) = -inf: from the step where n - i = m on, the ratio is 0
+        steps = np.log1p(np.maximum(-1.0, -m / (n - i)))
+    log_ratio = np.r_[0.0, np.cumsum(steps)]
+    return 0.0 - np.expm1(log_ratio)  # 0.0 - x: no negative zero
+
+
+def _below_p5(d: np.ndarray, d_ho: np.ndarray, t: float) -> float:
+    """Share of d below the holdout's 5th percentile t, ties at t counted with the weight that makes the
+    holdout's own share exactly 5%: P(d < t) + P(d = t) * (0.05 - P_ho(d < t)) / P_ho(d = t)."""
+    below_ho, at_ho = float(np.mean(d_ho < t)), float(np.mean(d_ho == t))
+    weight = (P5 - below_ho) / at_ho if at_ho > 0 else 0.0
+    return float(np.mean(d < t) + weight * np.mean(d == t))
+
+
+def _p5(d_ho: np.ndarray) -> float:
+    """The holdout's 5th-percentile DCR: the smallest distance with at least 5% of holdout rows at or below it."""
+    return float(np.quantile(d_ho, P5, method="inverted_cdf"))
+
+
+def _interval(point: float, replicates: np.ndarray) -> list[float]:
+    """95% interval: bootstrap percentiles re-centred on the point value (the resampled counts of a
+    with-replacement bootstrap are biased for match rates; the shift removes that bias), clipped to [-1, 1]."""
+    lo, hi = np.percentile(replicates, [2.5, 97.5])
+    shift = point - float(np.mean(replicates))
+    return [float(max(-1.0, lo + shift)), float(min(1.0, hi + shift))]
+
+
+def _chance(frames: Frames, syn_rare: np.ndarray, tr_rare: np.ndarray, ho_rare: np.ndarray,
+            d_syn: np.ndarray, d_ho: np.ndarray, t: float, seed: int) -> tuple[dict, dict, dict]:
+    """The three excess metrics over the rare rows: values, details (chance rates, counts), 95% intervals."""
+    rng = np.random.default_rng([seed, 7])  # own stream: the attack's sample above stays as it was
+    keys = [row_hashes(frames, p)[m] for p, m in (("synthetic", syn_rare), ("train", tr_rare), ("holdout", ho_rare))]
+    _, group = np.unique(np.concatenate(keys), return_inverse=True)
+    n_s, n_tr, n_ho = (len(k) for k in keys)
+    g_s, g_tr, g_ho = np.split(group, [n_s, n_s + n_tr])
+    size = int(group.max()) + 1
+    m = min(n_tr, n_ho)  # both real sets are compared at the smaller one's size
+    p_tr, p_ho = subset_match_probability(n_tr, m), subset_match_probability(n_ho, m)
+
+    def stats(c_s: np.ndarray, c_tr: np.ndarray, c_ho: np.ndarray) -> np.ndarray:
+        syn_tr = float(c_s @ p_tr[np.minimum(c_tr, n_tr)]) / n_s
+        syn_ho = float(c_s @ p_ho[np.minimum(c_ho, n_ho)]) / n_s
+        real = float(c_ho @ p_tr[np.minimum(c_tr, n_tr)]) / n_ho
+        return np.array([syn_tr - syn_ho, syn_ho - real, syn_tr, syn_ho, real])
+
+    counts = [np.bincount(g, minlength=size) for g in (g_s, g_tr, g_ho)]
+    point = stats(*counts)
+    d_s = d_syn[syn_rare]
+    dcr_point = float(np.mean(d_s <= t) - np.mean(d_ho <= t))
+    boot = np.empty((BOOTSTRAP, 3))
+    freq = [c / c.sum() for c in counts]
+    for b in range(BOOTSTRAP):
+        c = [rng.multinomial(n, f) for n, f in zip((n_s, n_tr, n_ho), freq)]
+        boot[b, :2] = stats(*c)[:2]
+        ds, dh = rng.choice(d_s, n_s), rng.choice(d_ho, n_ho)
+        tb = _p5(dh)
+        boot[b, 2] = np.mean(ds <= tb) - np.mean(dh <= tb)
+    values = {TRAIN_EXCESS.name: float(point[0]), HOLDOUT_EXCESS.name: float(point[1]), DCR_EXCESS.name: dcr_point}
+    ci = {name: _interval(v, boot[:, j]) for j, (name, v) in enumerate(values.items())}
+    details = {
+        "subset_size": int(m),
+        "rare_rows": {"synthetic": int(n_s), "train": int(n_tr), "holdout": int(n_ho)},
+        "train_copy": {
+            "synthetic_equal_train": float(np.mean(counts[1][g_s] > 0)),
+            "synthetic_equal_train_normalised": float(point[2]),
+            "synthetic_equal_holdout": float(point[3]),
+            "rows_equal_train": int(np.sum(counts[1][g_s] > 0)),
+            "rows_equal_holdout": int(np.sum(counts[2][g_s] > 0)),
+        },
+        "holdout_copy": {
+            "synthetic_equal_holdout": float(point[3]),
+            "real_chance": float(point[4]),
+            "holdout_rows_equal_train": int(np.sum(counts[1][g_ho] > 0)),
+        },
+        "dcr": {
+            "threshold": float(t),
+            "synthetic_share": float(np.mean(d_s <= t)),
+            "holdout_share": float(np.mean(d_ho <= t)),
+            "holdout_share_at_threshold": float(np.mean(d_ho == t)),
+            "holdout_share_at_zero": float(np.mean(d_ho == 0)),
+        },
+        "formulas": {
+            TRAIN_EXCESS.name: "mean_s P_tr(s) - mean_s P_ho(s); P_X(s) = 1 - C(n_X - k_X(s), m) / C(n_X, m), "
+                               "k_X(s) = rows of X equal to s, m = min(n_tr, n_ho)",
+            HOLDOUT_EXCESS.name: "mean_s P_ho(s) - mean_h P_tr(h) over holdout rare rows h",
+            DCR_EXCESS.name: "share(DCR_syn <= t) - share(DCR_ho <= t), t = holdout 5th percentile (inverted CDF)",
+        },
+    }
+    interval = {
+        "method": f"seeded bootstrap, {BOOTSTRAP} replicates; percentile interval re-centred on the point value",
+        "copies": "synthetic, train and holdout rare rows resampled independently (multinomial counts per distinct "
+                  "row): all three are samples (of the generator, of the population it learned from, of the "
+                  "unseen population), and the chance matches come from train and holdout",
+        "dcr": "synthetic and holdout rare rows' DCRs resampled independently and t recomputed each time; train "
+               "is the fixed reference set under attack (resampling it would mean a new nearest-neighbour search)",
+        "replicates": BOOTSTRAP,
+    }
+    return values, ci, {"chance": details, "interval": interval}
+
+
 def leakage(frames: Frames, seed: int) -> tuple[dict[str, float], dict]:
     """All leakage metrics and their details (DCR histograms, expected shares, attack sizes)."""
     rng = np.random.default_rng(seed)
@@ -170,8 +368,8 @@ def leakage(frames: Frames, seed: int) -> tuple[dict[str, float], dict]:
     d_ho, _ = dcr(frames, "holdout", "train", ho_rare, tr_rare, enc)
     d_syn_ho, _ = dcr(frames, "synthetic", "holdout", None, ho_rare, enc)
     ho_copies |= d_syn_ho <= COPY_TOLERANCE
-    p5 = float(np.percentile(d_ho, 5))
-    below = float(np.mean(d_syn < p5)) if p5 > 0 else float(np.mean(d_syn <= 0))
+    p5 = _p5(d_ho)
+    below = _below_p5(d_syn, d_ho, p5)
     closer = float(np.mean((d_syn < d_syn_ho) + 0.5 * (d_syn == d_syn_ho)))
     n_tr, n_ho = int(tr_rare.sum()), int(ho_rare.sum())
     expected = n_tr / (n_tr + n_ho)
@@ -195,6 +393,10 @@ def leakage(frames: Frames, seed: int) -> tuple[dict[str, float], dict]:
         "leakage.closer_to_train_share": closer,
         "leakage.mia_auc": mia,
     }
+    excess, ci, extra = _chance(frames, syn_rare, tr_rare, ho_rare, d_syn, d_ho, p5, seed)
+    values.update(excess)
+    extra["chance"]["holdout_rows_equal_train"] = float(np.isin(row_hashes(frames, "holdout"),
+                                                                row_hashes(frames, "train")).mean())
     details = {
         "distance": "sqrt(sum(((x-y)/std_train)^2) over numbers + count of differing categories)",
         "reference": "rare-class rows of real_train (exact: never subsampled)",
@@ -209,6 +411,9 @@ def leakage(frames: Frames, seed: int) -> tuple[dict[str, float], dict]:
                       "holdout_to_train": _hist(d_ho, edges)},
         "mia": {"members": int(n), "non_members": int(n),
                 "member_median_dcr": float(np.median(d_mem)), "non_member_median_dcr": float(np.median(d_non))},
+        **extra,
+        "excess": {name: {"value": v, "ci95": ci[name]} for name, v in excess.items()},
+        "ci95": ci,
     }
     return values, details
 

@@ -8,6 +8,7 @@ rare rows from synthetic rows: an AUC near 0.5 means it cannot.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -19,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold
 from ._frame import Frames, model_matrix, omp_threads
 from .base import metric
 
-__all__ = ["column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic",
+__all__ = ["column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic", "noise_reference",
            "REAL_CORRELATION_THRESHOLD", "REAL_ASSOCIATION_THRESHOLD"]
 
 # SDMetrics QualityReport defaults: a pair counts only when the real data shows a trend to keep
@@ -27,15 +28,41 @@ REAL_CORRELATION_THRESHOLD = 0.5
 REAL_ASSOCIATION_THRESHOLD = 0.3
 DETECTION_FOLDS = 5
 
+def _worst_columns(details: dict, k: int = 2) -> str:
+    per = details["realism"]["column_shapes"]
+    worst = sorted(((d["score"], name) for name, d in per.items() if d.get("score") is not None))[:k]
+    return ", ".join(f"'{name}' {score:.2f}" for score, name in worst)
+
+
+def _explain_shapes(value: float, details: dict) -> str:
+    noise = details["realism"]["noise_reference"]["column_shapes"]
+    return (f"column distributions match the real rare rows at {value:.2f} on average (uniform noise scores "
+            f"{noise:.2f} here; weakest: {_worst_columns(details)})")
+
+
+def _explain_pairs(value: float, details: dict) -> str:
+    noise = details["realism"]["noise_reference"]["column_pairs"]
+    pairs = details["realism"]["column_pairs"]
+    return (f"pair trends match at {value:.2f} over {pairs['relevant_pairs']} pairs with a real trend "
+            f"(uniform noise scores {noise:.2f} here)")
+
+
+def _explain_detection(value: float, details: dict) -> str:
+    rows = details["realism"]["detection"]["rows_per_class"]
+    return (f"a classifier tells synthetic from real rare rows with AUC {value:.3f} over {rows} rows each "
+            "(0.5: indistinguishable, 1.0: always)")
+
+
 COLUMN_SHAPES = metric("realism.column_shapes", "maximize", 0.0, 1.0,
                        "Mean over modelled columns of 1 - KS statistic (numbers, dates) or 1 - total variation "
-                       "distance (categories), real rare rows vs synthetic rows")
+                       "distance (categories), real rare rows vs synthetic rows", explain=_explain_shapes)
 COLUMN_PAIRS = metric("realism.column_pairs", "maximize", 0.0, 1.0,
                       "Mean pair-trend similarity (1 - |r_real - r_syn|/2 for number pairs, 1 - TVD of the "
-                      "joint table for category and mixed pairs) over pairs with a real trend")
+                      "joint table for category and mixed pairs) over pairs with a real trend", explain=_explain_pairs)
 DETECTION_AUC = metric("realism.detection_auc", "minimize", 0.5, 1.0,
                        "Cross-validated ROC AUC of a classifier separating real rare rows from synthetic rows "
-                       "(0.5 = indistinguishable)", normalize=lambda v: 1.0 - 2.0 * abs(v - 0.5))
+                       "(0.5 = indistinguishable)", normalize=lambda v: 1.0 - 2.0 * abs(v - 0.5),
+                       explain=_explain_detection)
 UNSEEN = metric("realism.unseen_category_rate", "minimize", 0.0, 1.0,
                 "Share of synthetic rows holding a category value that no real_train row has")
 
@@ -200,6 +227,32 @@ def detection(frames: Frames, seed: int) -> tuple[float, dict]:
     return float(np.mean(aucs)), {"rows_per_class": int(n), "folds": folds, "fold_auc": aucs,
                                   "model": "HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, "
                                            "max_leaf_nodes=15, native categories)"}
+
+
+def noise_reference(frames: Frames, seed: int) -> dict:
+    """Column shapes and pair trends of uniform noise in the table's schema: what "no realism" scores here.
+
+    Noise rows hold, per numeric column, values uniform over real_train's range and, per category
+    column, categories uniform over those real_train holds, as many rows as the synthetic set.
+    The realism sub-score measures the synthetic rows' distance from this floor, so a table whose
+    columns any noise matches half-way (KS 0.6 on skewed amounts) cannot lift noise to a fair score.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(frames.rare("synthetic").sum())
+    num_tr = frames.num["train"]
+    num = np.empty((n, num_tr.shape[1]))
+    for j in range(num_tr.shape[1]):
+        col = num_tr[:, j][~np.isnan(num_tr[:, j])]
+        lo, hi = (float(col.min()), float(col.max())) if len(col) else (0.0, 1.0)
+        num[:, j] = rng.uniform(lo, hi, size=n)
+    cat = np.empty((n, frames.cat["train"].shape[1]), dtype=np.int32)
+    for j in range(cat.shape[1]):
+        seen = np.unique(frames.cat["train"][:, j])
+        seen = seen[seen >= 0]
+        cat[:, j] = rng.choice(seen, size=n) if len(seen) else -1
+    noise = dataclasses.replace(frames, num={**frames.num, "synthetic": num}, cat={**frames.cat, "synthetic": cat},
+                                y={**frames.y, "synthetic": np.ones(n, dtype=bool)})
+    return {"column_shapes": column_shapes(noise)[0], "column_pairs": column_pairs(noise)[0], "rows": n}
 
 
 def unseen_categories(frames: Frames) -> tuple[float, dict]:

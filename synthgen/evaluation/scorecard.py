@@ -2,13 +2,17 @@
 
 Sub-scores and the quality score (justified in docs/METRICS.md):
 
-- realism  = mean(column_shapes, column_pairs, detection score 1 - 2|auc - 0.5|)
+- realism  = mean(shapes above noise, pairs above noise, detection score 1 - 2|auc - 0.5|), where
+  "above noise" is (value - noise) / (1 - noise) clipped to 0..1, noise being what uniform random
+  values in the schema score on the same table (``details.realism.noise_reference``)
 - utility  = 0.5 when the PR-AUC uplift is not significant, else clip(0.5 + uplift / 0.2)
-- privacy  = 0 if any holdout row is reproduced, else min(copy, DCR, MIA scores)
-- fairness = min(representation score, equalized-odds score); null without protected columns
-- quality  = 100 * min(weighted mean, privacy, fairness), weights realism .35, utility .25,
-  privacy .25, fairness .15 (renormalised over available sub-scores): a privacy or fairness
-  failure caps the score instead of being averaged away.
+- privacy  = min of the scores of train_copy_excess, holdout_copy_excess, dcr_excess (each against
+  its chance rate, scored at the favourable end of its 95% interval) and mia_auc
+- fairness = min of the scores of min/max_representation_ratio (at the favourable end of their
+  intervals) and equalized_odds_change; null without protected columns
+- quality  = 100 * min(weighted mean, realism, privacy, fairness), weights realism .35, utility .25,
+  privacy .25, fairness .15 (renormalised over available sub-scores): a realism, privacy or
+  fairness failure caps the score instead of being averaged away.
 """
 
 from __future__ import annotations
@@ -34,9 +38,40 @@ def _s(metrics: dict[str, float | None], name: str) -> float | None:
     return METRICS[name].score(metrics.get(name))
 
 
-def subscores(values: dict[str, float | None], utility_significant: bool) -> dict[str, float | None]:
-    """The four 0..1 sub-scores from raw metric values (see module docstring)."""
-    parts = [_s(values, n) for n in ("realism.column_shapes", "realism.column_pairs", "realism.detection_auc")]
+def _above(value: float | None, floor: float | None) -> float | None:
+    """How far a value sits from the noise floor towards 1, in 0..1."""
+    if value is None or floor is None or math.isnan(value) or math.isnan(floor):
+        return None
+    return clip01((value - floor) / (1.0 - floor)) if floor < 1.0 else (1.0 if value >= 1.0 else 0.0)
+
+
+def _evidence(values: dict[str, float | None], intervals: dict[str, list], name: str) -> float | None:
+    """A metric's score at the most favourable end of its 95% interval (at its value without one).
+
+    Metrics measured against chance are judged on what the evidence shows, as the gate's interval
+    rules do: a chance match on a small table must not cost what a proven leak costs.
+    """
+    metric = METRICS[name]
+    ci = intervals.get(name)
+    if values.get(name) is None or (isinstance(values.get(name), float) and math.isnan(values[name])):
+        return None
+    if not ci:
+        return metric.score(values[name])
+    return metric.score(min(ci) if metric.goal == "minimize" else max(ci))
+
+
+PRIVACY = ("leakage.train_copy_excess", "leakage.holdout_copy_excess", "leakage.dcr_excess")
+FAIRNESS = ("fairness.min_representation_ratio", "fairness.max_representation_ratio")
+
+
+def subscores(values: dict[str, float | None], utility_significant: bool,
+              noise: dict | None = None, intervals: dict[str, list] | None = None) -> dict[str, float | None]:
+    """The four 0..1 sub-scores from raw metric values and their intervals (see module docstring)."""
+    noise = noise or {}
+    intervals = intervals or {}
+    parts = [_above(values.get("realism.column_shapes"), noise.get("column_shapes", 0.0)),
+             _above(values.get("realism.column_pairs"), noise.get("column_pairs", 0.0)),
+             _s(values, "realism.detection_auc")]
     parts = [p for p in parts if p is not None]
     realism = float(sum(parts) / len(parts)) if parts else None
     uplift = values.get("utility.pr_auc_uplift")
@@ -44,26 +79,23 @@ def subscores(values: dict[str, float | None], utility_significant: bool) -> dic
         utility = None
     else:
         utility = clip01(0.5 + uplift / 0.2) if utility_significant else 0.5
-    if values.get("leakage.holdout_copy_rate", 0.0):
-        privacy = 0.0
-    else:
-        parts = [_s(values, n) for n in ("leakage.exact_copy_rate", "leakage.dcr_below_holdout_p5", "leakage.mia_auc")]
-        parts = [p for p in parts if p is not None]
-        privacy = float(min(parts)) if parts else None
-    fair_parts = [_s(values, n) for n in ("fairness.max_representation_shift", "fairness.equalized_odds_change")]
-    fair_parts = [p for p in fair_parts if p is not None]
-    fairness = float(min(fair_parts)) if fair_parts else None
+    parts = [_evidence(values, intervals, n) for n in PRIVACY] + [_s(values, "leakage.mia_auc")]
+    parts = [p for p in parts if p is not None]
+    privacy = float(min(parts)) if parts else None
+    parts = [_evidence(values, intervals, n) for n in FAIRNESS] + [_s(values, "fairness.equalized_odds_change")]
+    parts = [p for p in parts if p is not None]
+    fairness = float(min(parts)) if parts else None
     return {"realism": realism, "utility": utility, "privacy": privacy, "fairness": fairness}
 
 
 def quality_score(sub: dict[str, float | None]) -> float:
-    """100 * min(weighted mean of available sub-scores, privacy, fairness)."""
+    """100 * min(weighted mean of available sub-scores, realism, privacy, fairness)."""
     avail = {k: v for k, v in sub.items() if v is not None}
     if not avail:
         return 0.0
     total = sum(WEIGHTS[k] for k in avail)
     mean = sum(WEIGHTS[k] * v for k, v in avail.items()) / total
-    caps = [v for k, v in avail.items() if k in ("privacy", "fairness")]
+    caps = [v for k, v in avail.items() if k in ("realism", "privacy", "fairness")]
     return 100.0 * min([mean] + caps)
 
 
@@ -104,6 +136,11 @@ class Scorecard:
             return self.subscores.get(name.split(".", 1)[1])
         entry = self.metrics.get(name)
         return None if entry is None else entry.get("value")
+
+    def interval(self, name: str) -> list[float] | None:
+        """A metric's 95% interval [lo, hi], when the evaluation measured one."""
+        entry = self.metrics.get(name)
+        return None if entry is None else entry.get("ci95")
 
     def to_dict(self) -> dict:
         return _clean({

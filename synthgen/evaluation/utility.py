@@ -25,13 +25,37 @@ BOOTSTRAP = 200
 FPR_TARGET = 0.01
 MEASURES = ("pr_auc", "roc_auc", "recall", "precision", "f1", "recall_at_1pct_fpr", "precision_at_1pct_fpr")
 
+def _explain_uplift(measure: str, words: str):
+    def explain(value: float, details: dict) -> str:
+        u = details["utility"]["uplift"][measure]
+        lo, hi = u["ci95"]
+        return (f"adding the synthetic rows moves {words} on the real holdout from {u['baseline']:.3f} to "
+                f"{u['augmented']:.3f} ({value:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f}: {u['verdict']})")
+    return explain
+
+
 for _m, _d in (("pr_auc", "PR-AUC (average precision)"), ("recall", "rare-class recall at 0.5"),
                ("roc_auc", "ROC AUC"), ("f1", "rare-class F1 at 0.5"),
                ("recall_at_1pct_fpr", "rare-class recall at the 1% false-positive-rate threshold"),
                ("precision", "rare-class precision at 0.5")):
     metric(f"utility.{_m}_uplift", "maximize", -1.0, 1.0,
            f"Augmented minus baseline {_d} on real holdout (CI and significance in details)",
-           normalize=lambda v: 0.5 + v / 0.2)
+           normalize=lambda v: 0.5 + v / 0.2, explain=_explain_uplift(_m, _d))
+MIN_BASELINE_AUC = 0.55  # below it the baseline cannot tell the classes apart: fidelity is not measurable
+
+
+def _explain_fidelity(value: float, details: dict) -> str:
+    f = details["utility"]["label_fidelity"]
+    lo, hi = f["ci95"]
+    return (f"the real-data model ranks the synthetic rows above real other-class rows with AUC {f['synthetic_auc']:.3f}, "
+            f"against {f['real_auc']:.3f} for real unseen rare rows: fidelity {value:.2f} (95% CI {lo:.2f} to {hi:.2f}; "
+            "1 = as rare-like as real rare rows, 0 = like the other class)")
+
+
+FIDELITY = metric("utility.label_fidelity", "maximize", 0.0, 1.0,
+                  "How rare-like the synthetic rows look to a model trained on real train only: (AUC of synthetic "
+                  "rows vs holdout other-class rows - 0.5) / (AUC of holdout rare rows vs the same - 0.5)",
+                  normalize=lambda v: v, explain=_explain_fidelity)
 PR_AUG = metric("utility.pr_auc_augmented", "maximize", 0.0, 1.0,
                 "PR-AUC on real holdout of the model trained on real train + synthetic")
 PR_BASE = metric("utility.pr_auc_baseline", "maximize", 0.0, 1.0,
@@ -83,6 +107,39 @@ def holdout_metrics(scores: np.ndarray, y: np.ndarray, weights: np.ndarray | Non
     return out
 
 
+def label_fidelity(p_real_rare: np.ndarray, p_syn: np.ndarray, p_other: np.ndarray,
+                   rng: np.random.Generator) -> tuple[float, dict]:
+    """Does the real-data model see the synthetic rows as the rare class? (see FIDELITY).
+
+    Each positive row's share of other-class rows it outranks (ties half) is its AUC contribution;
+    the interval resamples the synthetic rows and the real rare rows (BOOTSTRAP times), holding the
+    other-class rows fixed (they are many, and the same for both sides of the ratio).
+    """
+    neg = np.sort(p_other)
+
+    def wins(p: np.ndarray) -> np.ndarray:
+        below = np.searchsorted(neg, p, side="left")
+        equal = np.searchsorted(neg, p, side="right") - below
+        return (below + 0.5 * equal) / len(neg)
+
+    u_real, u_syn = wins(p_real_rare), wins(p_syn)
+    real_auc, syn_auc = float(u_real.mean()), float(u_syn.mean())
+    details = {"real_auc": real_auc, "synthetic_auc": syn_auc, "ci95": [math.nan, math.nan],
+               "rows": {"synthetic": int(len(p_syn)), "real_rare": int(len(p_real_rare)), "other": int(len(neg))}}
+    if real_auc - 0.5 < MIN_BASELINE_AUC - 0.5:
+        details["reason"] = (f"the real-data model ranks real rare rows above other rows with AUC {real_auc:.3f} "
+                             f"only (< {MIN_BASELINE_AUC}): it cannot tell whether rows look rare")
+        return math.nan, details
+    value = (syn_auc - 0.5) / (real_auc - 0.5)
+    boots = np.empty(BOOTSTRAP)
+    for b in range(BOOTSTRAP):
+        s_mean = u_syn[rng.integers(0, len(u_syn), len(u_syn))].mean()
+        r_mean = u_real[rng.integers(0, len(u_real), len(u_real))].mean()
+        boots[b] = (s_mean - 0.5) / max(r_mean - 0.5, 1e-9)
+    details["ci95"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
+    return float(value), details
+
+
 def _fit_predict(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, Xh: np.ndarray, seed: int) -> np.ndarray:
     clf = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed, **MODEL_PARAMS)
     with omp_threads(len(X)):
@@ -100,7 +157,8 @@ def utility(frames: Frames, seed: int) -> tuple[dict[str, float], dict, dict]:
     y_tr = frames.y["train"].astype(int)
     y_syn = frames.y["synthetic"].astype(int)
     y_ho = frames.y["holdout"].astype(int)
-    p_base = _fit_predict(X_tr, y_tr, is_cat, X_ho, model_seed)
+    p_base_all = _fit_predict(X_tr, y_tr, is_cat, np.vstack([X_ho, X_syn]), model_seed)
+    p_base, p_base_syn = p_base_all[: len(X_ho)], p_base_all[len(X_ho):]
     p_aug = _fit_predict(np.vstack([X_tr, X_syn]), np.r_[y_tr, y_syn], is_cat, X_ho, model_seed)
     cb, ca = _curve(p_base, y_ho), _curve(p_aug, y_ho)
     base, aug = holdout_metrics(p_base, y_ho, curve=cb), holdout_metrics(p_aug, y_ho, curve=ca)
@@ -126,6 +184,8 @@ def utility(frames: Frames, seed: int) -> tuple[dict[str, float], dict, dict]:
                      "significant": significant, "verdict": verdict}
     values = {f"utility.{m}_uplift": uplift[m]["uplift"] for m in
               ("pr_auc", "recall", "roc_auc", "f1", "recall_at_1pct_fpr", "precision")}
+    fidelity, fidelity_details = label_fidelity(p_base[y_ho == 1], p_base_syn[y_syn == 1], p_base[y_ho == 0], rng)
+    values["utility.label_fidelity"] = fidelity
     values["utility.pr_auc_augmented"] = aug["pr_auc"]
     values["utility.pr_auc_baseline"] = base["pr_auc"]
     details = {
@@ -134,7 +194,14 @@ def utility(frames: Frames, seed: int) -> tuple[dict[str, float], dict, dict]:
         "bootstrap_resamples": BOOTSTRAP,
         "rows": {"train": int(len(y_tr)), "synthetic": int(len(y_syn)), "holdout": int(len(y_ho)),
                  "holdout_rare": int(y_ho.sum())},
-        "baseline": base, "augmented": aug, "uplift": uplift,
+        "baseline": base, "augmented": aug, "uplift": uplift, "label_fidelity": fidelity_details,
+        "ci95": {f"utility.{m}_uplift": uplift[m]["ci95"] for m in
+                 ("pr_auc", "recall", "roc_auc", "f1", "recall_at_1pct_fpr", "precision")
+                 if not any(math.isnan(b) for b in uplift[m]["ci95"])},
     }
+    if not math.isnan(fidelity):
+        details["ci95"]["utility.label_fidelity"] = fidelity_details["ci95"]
+    else:
+        details["not_measured"] = {"utility.label_fidelity": fidelity_details["reason"]}
     preds = {"y": y_ho, "baseline": (p_base > 0.5).astype(int), "augmented": (p_aug > 0.5).astype(int)}
     return values, details, preds

@@ -27,7 +27,7 @@ from ..exceptions import (
     one_line,
 )
 from ..io import sha256_frame
-from ..schema import ColumnKind, Schema, _py
+from ..schema import ColumnKind, Schema, _cast, _py
 from .encoding import ModelData, TableEncoder
 
 __all__ = ["BaseGenerator", "resolve_seed", "child_seed", "target_counts"]
@@ -137,11 +137,21 @@ class BaseGenerator:
         self.class_counts_ = {str(_py(c)): int(counts[c]) for c in counts.index}
         self.training_ = {"rows": int(len(df)), "columns": int(df.shape[1]), "sha256": sha256_frame(df)}
         labels = df[target].to_numpy()
+        # fresh identifiers and keys: numbers count up from above the largest real one (text ones get
+        # a prefix no real value has, in the schema)
+        # (the schema's maximum, when it came from the whole table, keeps them above holdout values too)
         self.id_starts_ = {
-            spec.name: int(pd.to_numeric(df[spec.name], errors="coerce").max()) + 1
+            spec.name: int(max(pd.to_numeric(df[spec.name], errors="coerce").max(),
+                               spec.maximum if spec.maximum is not None else -np.inf)) + 1
             for spec in schema.features()
-            if spec.kind == ColumnKind.IDENTIFIER and pd.api.types.is_numeric_dtype(df[spec.name])
+            if spec.kind in (ColumnKind.IDENTIFIER, ColumnKind.KEY) and pd.api.types.is_numeric_dtype(df[spec.name])
         }
+        # keys: how many rows each key holds among each rare class's rows, as a histogram
+        self.key_sizes_ = [
+            {spec.name: key_sizes(df[spec.name].to_numpy()[labels == label])
+             for spec in schema.features() if spec.kind == ColumnKind.KEY}
+            for label in chosen
+        ]
         # only the rows a generator learns from are encoded: each rare class, plus (for methods that
         # look at them) a seeded sample of the other rows
         limit = self._other_rows_limit()
@@ -215,7 +225,7 @@ class BaseGenerator:
                 data = self._sample(self.states_[class_index], m, np.random.default_rng(bseed), bseed)
                 if data.numeric.shape[0] != m or data.codes.shape[0] != m:
                     raise GeneratorError(f"{self.name} produced {data.numeric.shape[0]} rows where {m} were asked for")
-                frame = self._to_frame(data, self.classes_[class_index], row_offset)
+                frame = self._to_frame(data, self.classes_[class_index], row_offset, class_index=class_index, bseed=bseed)
                 row_offset += m
                 step = chunk_size or m
                 for lo in range(0, m, step):
@@ -243,8 +253,14 @@ class BaseGenerator:
             counts[i] += 1
         return [(i, int(c)) for i, c in enumerate(counts) if c > 0]
 
-    def _to_frame(self, data: ModelData, label: Any, row_offset: int) -> pd.DataFrame:
-        """Rows in the original schema: modelled columns restored, identifiers fresh, personal data empty."""
+    def _to_frame(
+        self, data: ModelData, label: Any, row_offset: int, *, class_index: int = 0, bseed: int = 0
+    ) -> pd.DataFrame:
+        """Rows in the original schema: modelled columns restored, identifiers and keys fresh, personal data empty.
+
+        ``bseed`` is the block's seed and ``row_offset`` its first row: fresh keys depend on them
+        only, so output is the same for a seed whatever the chunk size.
+        """
         m = data.numeric.shape[0]
         index = pd.RangeIndex(row_offset, row_offset + m)
         values = self.encoder_.inverse(data)
@@ -263,10 +279,39 @@ class BaseGenerator:
                     column = pd.Series(position + self.id_starts_[spec.name]).astype(spec.dtype)
                 else:
                     column = pd.Series([f"{spec.id_prefix}{i:09d}" for i in position], dtype=object)
+            elif spec.kind == ColumnKind.KEY:
+                column = self._fresh_keys(spec, m, row_offset, class_index, bseed)
             else:  # personal data / free text: never copied, left empty
                 column = pd.Series([None] * m, dtype=object)
             columns[spec.name] = column.set_axis(index)
         return pd.DataFrame(columns, index=index)
+
+    def _fresh_keys(self, spec, m: int, row_offset: int, class_index: int, bseed: int) -> pd.Series:
+        """``m`` fresh keys for a block: group sizes drawn from the real rows-per-key histogram of the
+        class, key numbers ``start + row_offset + j`` (a block of m rows has at most m keys, so blocks
+        never share a key and no key equals a real one), rows shuffled over the keys; seeded by the block."""
+        sizes_state = (self.key_sizes_[class_index] if class_index < len(self.key_sizes_) else {}).get(spec.name)
+        sizes_state = sizes_state or {"sizes": [[1, 1]], "missing": 0.0}
+        rng = np.random.default_rng([int(bseed), 3, self.schema_.names.index(spec.name)])
+        hist = np.asarray(sizes_state["sizes"], dtype=np.int64).reshape(-1, 2)
+        missing = rng.random(m) < float(sizes_state.get("missing", 0.0)) if hist.size else np.ones(m, dtype=bool)
+        present = int(m - missing.sum())
+        keys = np.zeros(m, dtype=np.int64)
+        if present:
+            sizes = rng.choice(hist[:, 0], size=present, p=hist[:, 1] / hist[:, 1].sum())
+            k = int(np.searchsorted(np.cumsum(sizes), present)) + 1  # the keys needed to cover the rows
+            sizes = sizes[:k].copy()
+            sizes[-1] -= int(sizes.sum()) - present  # the last key holds what is left of the block
+            local = rng.permutation(np.repeat(np.arange(k, dtype=np.int64), sizes))
+            keys[~missing] = row_offset + local
+        if spec.name in self.id_starts_:
+            numbers = keys + self.id_starts_[spec.name]
+            if not missing.any():
+                return pd.Series(numbers).astype(spec.dtype)
+            return _cast(pd.Series(pd.arrays.IntegerArray(numbers, missing)), spec.dtype, has_missing=True)
+        text = np.array([f"{spec.id_prefix}{i:09d}" for i in keys], dtype=object)
+        text[missing] = None
+        return pd.Series(text, dtype=object)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "states_"):
@@ -306,6 +351,17 @@ class BaseGenerator:
             state.update({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
             states.append(state)
         self.states_ = states
+
+
+def key_sizes(values: np.ndarray) -> dict:
+    """Rows per key as a JSON-safe histogram ``{"sizes": [[rows, keys], ...], "missing": share}``."""
+    series = pd.Series(values)
+    counts = series.value_counts(dropna=True).to_numpy()
+    size, keys = np.unique(counts, return_counts=True)
+    return {
+        "sizes": [[int(a), int(b)] for a, b in zip(size, keys)],
+        "missing": float(series.isna().mean()) if len(series) else 0.0,
+    }
 
 
 def target_counts(df: pd.DataFrame, target: str) -> pd.Series:

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ..exceptions import ParameterError
+from ..schema import Schema
 from .base import BaseGenerator, target_counts
 
 __all__ = ["SynthSampler"]
@@ -22,6 +23,8 @@ class SynthSampler(BaseEstimator):
     generator: a name (``"gaussian-copula"``) or an unfitted generator instance (cloned per call).
     sampling_strategy: ``"auto"`` (each rare class up to the majority count), a float (rare/majority
     ratio after resampling, binary only) or a dict {label: rows wanted after resampling}.
+    column_kinds: the kinds decided on the whole table (a ``Schema`` or {column: kind}); every fold
+    then models each column the same way. Without it, kinds are detected on each fold's rows.
     """
 
     def __init__(
@@ -31,11 +34,13 @@ class SynthSampler(BaseEstimator):
         sampling_strategy: str | float | dict = "auto",
         generator_params: dict | None = None,
         random_state: int | None = None,
+        column_kinds: Schema | dict | None = None,
     ):
         self.generator = generator
         self.sampling_strategy = sampling_strategy
         self.generator_params = generator_params
         self.random_state = random_state
+        self.column_kinds = column_kinds
 
     def fit(self, X: Any, y: Any) -> "SynthSampler":
         self.fit_resample(X, y)
@@ -58,7 +63,10 @@ class SynthSampler(BaseEstimator):
         else:
             gen = clone(self.generator)
         gen.set_params(random_state=self.random_state if self.random_state is not None else 0)
-        gen.fit(table, target=_TARGET, classes=list(wanted))
+        if isinstance(self.column_kinds, Schema):  # kinds and identifier ranges of the whole table
+            gen.fit(table, target=_TARGET, classes=list(wanted), schema=self._fold_schema(table))
+        else:
+            gen.fit(table, target=_TARGET, classes=list(wanted), column_kinds=self._kinds(frame))
         synthetic = pd.concat([gen.sample(n, label=label) for label, n in wanted.items()], ignore_index=True)
         self.generator_ = gen
         self.sampling_strategy_ = wanted
@@ -70,6 +78,23 @@ class SynthSampler(BaseEstimator):
             X_out = np.vstack([np.asarray(X), synthetic.to_numpy(dtype=np.asarray(X).dtype)])
         y_out = pd.concat([pd.Series(np.asarray(y)), pd.Series(new_y)], ignore_index=True)
         return X_out, (y_out if isinstance(y, pd.Series) else y_out.to_numpy())
+
+    def _fold_schema(self, table: pd.DataFrame) -> Schema:
+        whole = self.column_kinds
+        missing = [c for c in table.columns if c != _TARGET and c not in whole]
+        if missing:
+            raise ParameterError(f"column_kinds: the schema has no column {missing[0]!r} of X")
+        specs = [whole[c] for c in table.columns if c != _TARGET]
+        target = Schema.detect(table[[_TARGET]], target=_TARGET).columns
+        return Schema(columns=specs + target, target=_TARGET, notes=whole.notes).for_rows(table)
+
+    def _kinds(self, frame: pd.DataFrame) -> dict[str, str] | None:
+        kinds = self.column_kinds
+        if kinds is None:
+            return None
+        if not isinstance(kinds, dict):
+            raise ParameterError(f"column_kinds: expected a Schema or a dict of column -> kind, got {type(kinds).__name__}")
+        return {str(k): v for k, v in kinds.items() if str(k) in frame.columns}
 
     def _new_rows(self, counts: pd.Series) -> dict:
         """Resolve sampling_strategy against the class counts: rare label -> rows to add."""

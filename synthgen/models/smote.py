@@ -1,4 +1,4 @@
-"""The SMOTE family: imbalanced-learn's rules, fitted once; plus our own SMOTE-NC (same rule, faster).
+"""The SMOTE family: imbalanced-learn's rules, fitted once; plus our own SMOTE-NC (same rule and rows, faster).
 
 imbalanced-learn has no separate fit/sample: a ``fit_resample`` call searches neighbours (and, for
 SVM-SMOTE, fits an SVM; for KMeans-SMOTE, clusters; for SMOTE-N, builds a distance matrix) and then
@@ -7,7 +7,9 @@ at fit and keeps the result (neighbour tables, danger rows, support vectors, sha
 block then runs only the random half, drawing from ``RandomState(seed)`` in imblearn's order and
 interpolating in model space with imblearn's float operations. tests/test_smote_rules.py checks the
 rows equal imbalanced-learn's, bit for bit, for the same stored rows and seed (KMeans-SMOTE given
-the clustering made at fit). Failures that depend only on the data are raised at fit.
+the clustering made at fit). The stored rows are synthgen's encoding of every rare row and, for the
+variants that look at other classes, a seeded sample of ``max_other_rows`` other rows (None: all).
+Failures that depend only on the data are raised at fit.
 
 Categories: imblearn sees them one-hot encoded and we decode its rows by the largest entry of each
 block; the model-space interpolation picks the category that argmax would. Every categorical value
@@ -17,6 +19,7 @@ comes from the real category set.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +49,14 @@ def _check_int(value: Any, name: str, low: int) -> None:
         raise ParameterError(f"{name}: expected a whole number >= {low}, got {value!r}")
 
 
+def _check_other_rows(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise ParameterError(
+            f"max_other_rows: expected a whole number >= 1, or None for every other-class row "
+            f"(null on the command line), got {value!r}"
+        )
+
+
 class _ImblearnGenerator(BaseGenerator):
     """Shared machinery: store rare (and other) rows and the data-only half of the rule at fit
     (``_extra_state``); per block, ``_rows(state, n, seed)`` makes the rows imblearn's
@@ -57,14 +68,14 @@ class _ImblearnGenerator(BaseGenerator):
     #: the state keys ``_extra_state`` adds (a model saved before they were stored gets them on load)
     fit_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, k_neighbors: int = 5, max_other_rows: int = 5_000, random_state: int | None = None):
+    def __init__(self, *, k_neighbors: int = 5, max_other_rows: int | None = 5_000, random_state: int | None = None):
         self.k_neighbors = k_neighbors
         self.max_other_rows = max_other_rows
         self.random_state = random_state
 
     def _validate_params(self) -> None:
         _check_int(self.k_neighbors, "k_neighbors", 1)
-        _check_int(self.max_other_rows, "max_other_rows", 1)
+        _check_other_rows(self.max_other_rows)
 
     def min_rows(self) -> int:
         return self.k_neighbors + 1
@@ -73,7 +84,11 @@ class _ImblearnGenerator(BaseGenerator):
         return " (k_neighbors + 1): lower k_neighbors, e.g. --param k_neighbors=1, or use gaussian-copula"
 
     def _other_rows_limit(self) -> int:
-        return self.max_other_rows if self.method_uses_other_rows else 1
+        """How many other-class rows fit keeps: a seeded sample of ``max_other_rows`` (None: all of them);
+        one for a method that never looks at them."""
+        if not self.method_uses_other_rows:
+            return 1
+        return sys.maxsize if self.max_other_rows is None else int(self.max_other_rows)
 
     # model data <-> the numeric matrix imblearn sees
     def _matrix(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -114,11 +129,11 @@ class _ImblearnGenerator(BaseGenerator):
                 state.update(self._extra_state(_rare(state), _other(state), child_seed(self.seed_, 0, index)))
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        n_rare = state["rare_numeric"].shape[0]
         parts: list[ModelData] = []
         total = 0
         for _ in range(8):  # ADASYN rounds its counts; top up the difference
-            part = self._rows(state, self._request(n - total, n_rare), int(rng.integers(2**31 - 1)))
+            block_seed = int(rng.integers(2**31 - 1))
+            part = self._rows(state, self._request(n - total, state, block_seed), block_seed)
             if not len(part.numeric):
                 break
             parts.append(part)
@@ -136,8 +151,8 @@ class _ImblearnGenerator(BaseGenerator):
         """The rows imblearn's ``fit_resample(random_state=seed)`` adds when asked for ``n``."""
         raise NotImplementedError
 
-    def _request(self, need: int, n_rare: int) -> int:
-        """How many rows to ask for when ``need`` more are wanted."""
+    def _request(self, need: int, state: dict, seed: int) -> int:
+        """How many rows to ask ``_rows(state, ., seed)`` for when ``need`` more are wanted."""
         return need
 
 
@@ -235,7 +250,12 @@ class BorderlineSMOTEGenerator(_ImblearnGenerator):
     fit_keys = ("danger", "neighbours")
 
     def __init__(
-        self, *, k_neighbors: int = 5, m_neighbors: int = 10, max_other_rows: int = 5_000, random_state: int | None = None
+        self,
+        *,
+        k_neighbors: int = 5,
+        m_neighbors: int = 10,
+        max_other_rows: int | None = 5_000,
+        random_state: int | None = None,
     ):
         super().__init__(k_neighbors=k_neighbors, max_other_rows=max_other_rows, random_state=random_state)
         self.m_neighbors = m_neighbors
@@ -293,7 +313,8 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
     classes dropped as noise; the rest split into "danger" (at least half of those from other
     classes) and "safe", with their ``k_neighbors`` nearest rare rows. Per block, a Beta(10, 10) share
     of the rows steps from a danger vector towards a neighbour (step in [0, 1)), the rest away from a
-    safe one (step in (-0.5, 0]).
+    safe one (step in (-0.5, 0]). With only one kind of vector imblearn makes only that kind's share
+    (fewer rows than asked for); so do we, asking for enough rows and keeping a seeded subset.
     """
 
     name = "svm-smote"
@@ -323,17 +344,30 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
         return state
 
     def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        # as imblearn: with no danger (or no safe) vectors only the safe (danger) share is made, fewer
+        # rows than asked for; _request asks for enough
         n_danger = int(np.random.RandomState(seed).beta(10, 10) * (n + 1))
-        if not len(state["svm_danger_base"]):
-            n_danger = 0
-        elif not len(state["svm_safe_base"]):
-            n_danger = n
         rare = _rare(state)
-        return _stack([
+        parts = [
             _make_samples(rare, state[f"svm_{key}_base"], rare, state[f"svm_{key}_neighbours"], size, step, seed)
             for key, size, step in (("danger", n_danger, 1.0), ("safe", n - n_danger, -self.out_step))
-            if size
-        ])
+            if size and len(state[f"svm_{key}_base"])
+        ]
+        return _stack(parts) if parts else rare.take(np.empty(0, dtype=np.int64))
+
+    def _request(self, need: int, state: dict, seed: int) -> int:
+        if len(state["svm_danger_base"]) and len(state["svm_safe_base"]):
+            return need
+        # one kind of vector only: _rows makes the Beta(10, 10) share f of the request that falls to it,
+        # int(f * (r + 1)) rows from danger vectors or r - int(f * (r + 1)) from safe ones
+        share = np.random.RandomState(seed).beta(10, 10)
+        if not len(state["svm_safe_base"]):
+            made, request = (lambda r: int(share * (r + 1))), math.ceil(need / share)
+        else:
+            made, request = (lambda r: r - int(share * (r + 1))), math.ceil((need + share) / (1 - share))
+        while made(request) < need:
+            request += 1
+        return request
 
 
 class ADASYNGenerator(_ImblearnGenerator):
@@ -365,10 +399,10 @@ class ADASYNGenerator(_ImblearnGenerator):
         rare = _rare(state)
         return _blend(rare, rows, rare, state["neighbours"][rows, cols], steps)
 
-    def _request(self, need: int, n_rare: int) -> int:
+    def _request(self, need: int, state: dict, seed: int) -> int:
         # ADASYN rounds a per-row share of the request; small requests round to nothing, so ask for
         # at least two rows per rare row and keep a seeded random subset of exactly the rows needed
-        return max(need, 2 * n_rare)
+        return max(need, 2 * len(state["share"]))
 
 
 class KMeansSMOTEGenerator(_ImblearnGenerator):
@@ -388,7 +422,7 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
         k_neighbors: int = 2,
         n_clusters: int = 8,
         cluster_balance_threshold: float | str = "auto",
-        max_other_rows: int = 5_000,
+        max_other_rows: int | None = 5_000,
         random_state: int | None = None,
     ):
         super().__init__(k_neighbors=k_neighbors, max_other_rows=max_other_rows, random_state=random_state)
@@ -449,12 +483,27 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
 
 class SMOTENCGenerator(BaseGenerator):
     """SMOTE-NC: numbers interpolated as in SMOTE; each category the most frequent among the base row's
-    k nearest rare neighbours (ties broken at random), exactly imbalanced-learn's rule.
+    k nearest rare neighbours, ties broken at random: imbalanced-learn's SMOTENC, row for row.
 
-    Our own implementation: the neighbour modes depend only on the base row, so they are computed once
-    at fit for each rare row instead of once per generated row as imbalanced-learn does; sampling is
-    then a few vectorised gathers. Distances follow imbalanced-learn: numbers plus one-hot categories
-    scaled by the median standard deviation of the numbers divided by sqrt(2).
+    Our own implementation of imblearn's rule (tests/test_smote_rules.py checks the rows equal
+    ``SMOTENC(random_state=seed).fit_resample`` on the same encoded rows, bit for bit):
+
+    - distances as imblearn's: numbers plus one-hot categories weighing the median standard deviation
+      of the rare rows' numbers divided by sqrt(2) (0 when that median is 0: categories then play no
+      part in the distance, as in imblearn); the same k nearest rare neighbours, the row itself dropped;
+    - the tied most frequent categories among those neighbours depend only on the base row, so fit
+      finds them once per rare row (imblearn counts them again for every new row);
+    - per block, imblearn's draws from ``RandomState(seed)``: ``randint`` over (row, neighbour) pairs,
+      ``uniform`` steps, then, from a fresh ``RandomState(seed)`` and per categorical column, one
+      ``permutation`` of every (new row, tied category) pair, each new row taking its first one.
+
+    Differences left: imblearn finds ties with ``np.isclose`` on sums of the scaled one-hot entries
+    (absolute tolerance 1e-8), we on whole counts; sums of different counts differ by at least the
+    scale, so the two agree whenever the scale is above about 1e-8 (numbers standardised on the rare
+    rows, without missing values, give 0, 1/(2 sqrt 2) or 1/sqrt(2); at 0 imblearn counts plain 1s).
+    Neighbours at exactly equal distances may come in another order than imblearn's sparse search
+    gives. imblearn refuses a table without numbers or without categories; we use a scale of
+    1/sqrt(2) without numbers and plain SMOTE's rule without categories.
     """
 
     name = "smote-nc"
@@ -478,12 +527,12 @@ class SMOTENCGenerator(BaseGenerator):
 
         numeric, codes = rare.numeric, rare.codes
         stds = numeric.std(axis=0) if numeric.shape[1] else np.array([1.0])
-        median_std = float(np.median(stds))
-        weight = median_std / np.sqrt(2) if median_std > 0 else 1.0
+        weight = float(np.median(stds)) / np.sqrt(2)  # imblearn's median_std_ / sqrt(2), 0 included
         X = np.hstack([numeric, one_hot(codes, self.encoder_.cardinalities, weight)])
         k = self.k_neighbors
         neighbours = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
-        # for each rare row and categorical column: the categories tied for most frequent among its neighbours
+        # for each rare row and categorical column: the categories tied for most frequent among its
+        # neighbours, in ascending order (imblearn's argwhere order), padded with -1
         n, q = codes.shape
         ties = np.full((n, q, k), -1, dtype=np.int32)
         n_ties = np.zeros((n, q), dtype=np.int32)
@@ -499,16 +548,31 @@ class SMOTENCGenerator(BaseGenerator):
         return {"numeric": numeric, "neighbours": neighbours.astype(np.int32), "ties": ties, "n_ties": n_ties}
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        numeric, neighbours = state["numeric"], state["neighbours"]
-        base = rng.integers(0, neighbours.shape[0], size=n)
-        nb = neighbours[base, rng.integers(0, neighbours.shape[1], size=n)]
-        gap = rng.random((n, 1))
-        new_numeric = numeric[base] + gap * (numeric[nb] - numeric[base])
-        n_ties = state["n_ties"][base]  # (n, q)
-        pick = (rng.random(n_ties.shape) * n_ties).astype(np.int32)
+        return self._rows(state, n, int(rng.integers(2**31 - 1)))
+
+    def _rows(self, state: dict, n: int, seed: int) -> ModelData:
+        """The rows imblearn's ``SMOTENC(random_state=seed).fit_resample`` adds when asked for ``n``."""
+        numeric, neighbours, ties, n_ties = state["numeric"], state["neighbours"], state["ties"], state["n_ties"]
+        random_state = np.random.RandomState(seed)
+        picks = random_state.randint(low=0, high=neighbours.size, size=n)
+        steps = random_state.uniform(size=n)[:, np.newaxis]
+        base, cols = np.divmod(picks, neighbours.shape[1])
+        start = numeric[base]
+        new_numeric = start + steps * (numeric[neighbours[base, cols]] - start)
+        # the vote: imblearn permutes the (new row, tied category) pairs of each column, in argwhere
+        # order, with one RandomState(seed) for all columns, and each row keeps its first pair
+        random_state = np.random.RandomState(seed)
         q = n_ties.shape[1]
-        codes = state["ties"][base[:, None], np.arange(q)[None, :], pick]
-        return ModelData(new_numeric, codes.astype(np.int32))
+        codes = np.empty((n, q), dtype=np.int32)
+        for j in range(q if n else 0):
+            counts = n_ties[base, j].astype(np.int64)  # >= 1: some category is always the most frequent
+            starts = np.cumsum(counts) - counts  # row i's pairs are starts[i] ... starts[i] + counts[i] - 1
+            order = random_state.permutation(int(counts.sum()))
+            place = np.empty_like(order)
+            place[order] = np.arange(len(order))  # where each pair lands in the permuted order
+            kept = order[np.minimum.reduceat(place, starts)]  # each row's pair that comes first
+            codes[:, j] = ties[base, j, kept - starts]
+        return ModelData(new_numeric, codes)
 
     def block_rows(self) -> int:
         return 100_000
@@ -530,7 +594,12 @@ class SMOTENGenerator(_ImblearnGenerator):
     fit_keys = ("edges", "modes")
 
     def __init__(
-        self, *, k_neighbors: int = 5, n_bins: int = 10, max_other_rows: int = 5_000, random_state: int | None = None
+        self,
+        *,
+        k_neighbors: int = 5,
+        n_bins: int = 10,
+        max_other_rows: int | None = 5_000,
+        random_state: int | None = None,
     ):
         super().__init__(k_neighbors=k_neighbors, max_other_rows=max_other_rows, random_state=random_state)
         self.n_bins = n_bins

@@ -185,9 +185,11 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
             "rule": rule_by_metric.get(name), "key": name in KEY_METRICS,
         } for name, m in metrics.items()]
         sec["rules"] = [{
-            **r, "value_txt": fnum(r.get("value")), "threshold_txt": f"{r.get('op')} {fnum(r.get('threshold'))}",
+            **r, "value_txt": fnum(r.get("value")) + (f" [{fnum(r['ci95'][0])}, {fnum(r['ci95'][1])}]"
+                                                      if r.get("ci95") else ""),
+            "threshold_txt": r.get("rule") or f"{r.get('op')} {fnum(r.get('threshold'))}",
             "status_txt": {True: "PASS", False: "FAIL"}.get(r.get("passed"), "N/A"),
-            "description": (metrics.get(r["metric"]) or {}).get("description", ""),
+            "description": r.get("reason") or (metrics.get(r["metric"]) or {}).get("description", ""),
         } for r in (verdict or {}).get("rules") or []]
         sec["gate"] = None if verdict is None else ("PASS" if verdict.get("passed") else "FAIL")
         if verdict is None:
