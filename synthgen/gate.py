@@ -146,7 +146,8 @@ class Policy:
                 passed, status = ok, "pass" if ok else "fail"
                 reason = _sentence(scorecard, rule.metric, value)
                 if not ok:
-                    reason += f" (the policy requires {rule.text})"
+                    reason += f" (policy: {rule.op} {rule.threshold:g}" + (
+                        " for some value in the 95% interval)" if rule.use == "interval" else ")")
             results.append({"metric": rule.metric, "op": rule.op, "threshold": rule.threshold, "use": rule.use,
                             "optional": rule.optional, "rule": rule.text, "value": value, "ci95": ci95,
                             "passed": passed, "status": status, "reason": reason})

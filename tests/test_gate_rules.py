@@ -64,7 +64,7 @@ def test_interval_rule_without_an_interval_fails_closed():
 def test_failing_rule_reason_carries_numbers():
     v = policy('"realism.column_shapes" = ">= 0.8"\n').check(card({"realism.column_shapes": 0.61}))
     assert not v.passed
-    assert "0.61" in v.rules[0]["reason"] and ">= 0.8" in v.rules[0]["reason"]
+    assert "0.61" in v.rules[0]["reason"] and "(policy: >= 0.8)" in v.rules[0]["reason"]
     assert "FAIL realism.column_shapes >= 0.8 (value 0.61)" in v.summary()
 
 

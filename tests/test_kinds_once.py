@@ -149,3 +149,25 @@ def test_compare_exit_status_follows_the_gate(work, capsys, tmp_path):
     code, out, _ = run(capsys, "compare", data, "--target", "fraud", "--generators", "gaussian-copula",
                        "--policy", strict, "--out", tmp_path / "none", "--quiet")
     assert code == 1 and "no generator passes the gate" in out
+
+
+def test_evaluate_model_dir_refuses_a_schema_file_that_contradicts_it(work, capsys):
+    model, syn = work / "m-schema", work / "m-schema.csv"
+    assert run(capsys, "fit", work / "policies.csv", "--target", "fraud", "--generator", "gaussian-copula",
+               "--out", model)[0] == 0
+    assert run(capsys, "generate", model, "-n", "100", "--out", syn, "--no-progress")[0] == 0
+    schema = json.loads((model / "manifest.json").read_text())["schema"]
+    same = work / "same.json"
+    same.write_text(json.dumps(schema))
+    assert run(capsys, "evaluate", model, "--data", work / "policies.csv", "--synthetic", syn, "--schema", same,
+               "--out", work / "same-card.json")[0] == 0
+    for col in schema["columns"]:
+        if col["name"] == "amount":
+            col["kind"] = "continuous"
+    changed = work / "changed.json"
+    changed.write_text(json.dumps(schema))
+    out = work / "changed-card.json"
+    code, _, err = run(capsys, "evaluate", model, "--data", work / "policies.csv", "--synthetic", syn,
+                       "--schema", changed, "--out", out)
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1 and "'amount' is continuous here" in err

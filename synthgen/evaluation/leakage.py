@@ -78,7 +78,7 @@ def _explain_closer(v: float, d: dict) -> str:
 
 def _explain_mia(v: float, d: dict) -> str:
     n = _lk(d)["mia"]["members"]
-    return (f"A distance attack tells training rare rows from unseen ones with AUC {v:.2f} "
+    return (f"a distance attack tells training rare rows from unseen ones with AUC {v:.2f} "
             f"({n} rows each side; chance: 0.50)")
 
 

@@ -14,24 +14,27 @@ from typing import Any, Mapping
 from . import plots
 
 SUBSCORES = {
-    "realism": "do synthetic rows look like real rare rows? mean of column shapes, pair trends and the "
-               "detection score (higher is better)",
+    "realism": "do synthetic rows look like real rare rows? column shapes and pair trends measured from what "
+               "uniform noise scores on the same table (noise = 0), with the detection score (higher is better)",
     "utility": "does adding them help a fraud model on the real holdout? 0.5 = no measurable change, "
                "above 0.5 = significant PR-AUC gain (higher is better)",
-    "privacy": "do they avoid copying or hugging training rows? the worst of copy rate, DCR and "
-               "membership-inference scores; 0 if a holdout row is reproduced (higher is better)",
-    "fairness": "do protected groups keep their share and the model's error balance? the worse of "
-                "representation and equalized-odds scores; n/a without protected columns (higher is better)",
+    "privacy": "do they avoid copying or hugging training rows more than chance? the worst of the train-copy, "
+               "holdout-copy and DCR excess over chance (on their 95% intervals) and the membership attack "
+               "(higher is better)",
+    "fairness": "do protected groups keep their share and the model's error balance? the worst of the "
+                "representation ratios (on their 95% intervals) and the equalized-odds score; n/a without "
+                "protected columns (higher is better)",
 }
 QUALITY = ("quality score = 100 × min(weighted mean of the sub-scores [realism .35, utility .25, privacy .25, "
-           "fairness .15, renormalised over those available], privacy, fairness): a privacy or fairness "
-           "failure caps the score instead of being averaged away (0..100, higher is better)")
+           "fairness .15, renormalised over those available], realism, privacy, fairness): a realism, privacy "
+           "or fairness failure caps the score instead of being averaged away (0..100, higher is better)")
 
 KEY_METRICS = (
     "realism.column_shapes", "realism.column_pairs", "realism.detection_auc",
     "utility.pr_auc_uplift", "utility.recall_uplift",
-    "leakage.exact_copy_rate", "leakage.holdout_copy_rate", "leakage.dcr_below_holdout_p5", "leakage.mia_auc",
-    "fairness.max_representation_shift", "fairness.equalized_odds_change",
+    "utility.label_fidelity", "leakage.train_copy_excess", "leakage.holdout_copy_excess", "leakage.dcr_excess",
+    "leakage.mia_auc", "fairness.min_representation_ratio", "fairness.max_representation_ratio",
+    "fairness.equalized_odds_change",
 )
 
 

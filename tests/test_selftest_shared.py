@@ -1,0 +1,20 @@
+"""`synthgen selftest` on every table in ../shared/data: the default policy is right on each."""
+
+from __future__ import annotations
+
+import pytest
+
+from _selftest_checks import check
+from conftest import shared_table
+from synthgen.selftest import run_selftest
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name, target, protected", [
+    ("evalml_fraud_transactions", "fraud", []),
+    ("german_credit", "class", ["age"]),
+    ("adult", "income", ["sex", "race"]),
+    ("adult_test", "income", ["race"]),
+])
+def test_default_policy_is_right_on_every_shared_table(name, target, protected):
+    check(run_selftest(shared_table(name), target, protected=protected or None, seed=1), protected=bool(protected))
