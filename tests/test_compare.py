@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from markupsafe import escape as html_escape
 import re
 from pathlib import Path
 
@@ -117,6 +118,12 @@ def test_files_and_same_numbers_everywhere(compared):
             assert ("PASS" if verdict["passed"] else "FAIL") == entry["gate"]
         assert f'data-generator="{entry["generator"]}"' in html
     assert "found no cluster" in md and "found no cluster" in html
+    # every failing rule is explained in words, with its numbers, in both reports
+    smote = next(e for e in data["leaderboard"] if e["generator"] == "smote")
+    assert smote["failed_reasons"] and [f["metric"] for f in smote["failed_reasons"]] == smote["failed_rules"]
+    for f in smote["failed_reasons"]:
+        sentence = f["reason"].split(" (policy:")[0]
+        assert re.search(r"\d", sentence) and sentence in md and str(html_escape(sentence)) in html, sentence
     # self-contained: no network resources, no scripts
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
     assert "<script" not in html and "@import" not in html and "url(" not in html

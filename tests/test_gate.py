@@ -183,3 +183,21 @@ def test_invalid_toml_and_missing_file(tmp_path):
         load_policy(_write(tmp_path, '[rules]\n"leakage.mia_auc" = "<= 0.6"\n'))
     with pytest.raises(PolicyError, match="nope.toml.*cannot be read"):
         load_policy(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_copula_passes_leakage_rules_on_a_low_cardinality_table(policy, adult_shared, seed):
+    """Five low-cardinality columns: 86% of unseen rare rows equal a real row by chance. The old raw
+    rules (holdout_copy_rate <= 0, exact_copy_rate) failed a copula fitted on train only; the
+    chance-based ones must not, and copies of train rows must still fail."""
+    small, _ = split(adult_shared, "income", frac=1 - 4_000 / len(adult_shared), seed=0)
+    table = small[["workclass", "education", "sex", "race", "income"]]
+    train, holdout = split(table, "income", seed=seed)
+    syn = copula_sample(train, "income", ">50K", 500, seed=seed)
+    verdict, card = _verdict(policy, train, holdout, syn, "income")
+    assert card.value("leakage.holdout_copy_rate") > 0.5  # the raw rate: chance matches
+    leak = {r["metric"]: r for r in verdict.rules if r["metric"].startswith("leakage.")}
+    assert all(r["passed"] for r in leak.values()), verdict.summary()
+    copies = train[train["income"] == ">50K"].sample(500, replace=True, random_state=seed)
+    verdict, _ = _verdict(policy, train, holdout, copies.reset_index(drop=True), "income")
+    assert "leakage.dcr_excess" in _failed(verdict)
