@@ -89,7 +89,7 @@ def evaluate(
             not_measured[name] = "the data gave no defined value"
     details["not_measured"] = {k: not_measured[k] for k in sorted(not_measured) if k in values}
     metrics = {name: METRICS[name].entry(_none(v), intervals.get(name)) for name, v in values.items()}
-    significant = bool(u_details["uplift"]["pr_auc"]["significant"])
+    significant = bool(u_details["vs_best_alternative"]["pr_auc"]["significant"])
     sub = subscores(values, significant, noise, intervals)
     quality = quality_score(sub)
     details["columns"] = [{"name": s.name, "kind": s.kind.value} for s in frames.modelled]

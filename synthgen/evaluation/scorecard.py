@@ -5,7 +5,8 @@ Sub-scores and the quality score (justified in docs/METRICS.md):
 - realism  = mean(shapes above noise, pairs above noise, detection score 1 - 2|auc - 0.5|), where
   "above noise" is (value - noise) / (1 - noise) clipped to 0..1, noise being what uniform random
   values in the schema score on the same table (``details.realism.noise_reference``)
-- utility  = 0.5 when the PR-AUC uplift is not significant, else clip(0.5 + uplift / 0.2)
+- utility  = 0.5 when augmented PR-AUC minus the best alternative's (class weights, tuned threshold,
+  random oversampling, real rows only) is not significant, else clip(0.5 + difference / 0.2)
 - privacy  = min of the scores of train_copy_excess, holdout_copy_excess, dcr_excess (each against
   its chance rate, scored at the favourable end of its 95% interval) and mia_auc
 - fairness = min of the scores of min/max_representation_ratio (at the favourable end of their
@@ -74,11 +75,11 @@ def subscores(values: dict[str, float | None], utility_significant: bool,
              _s(values, "realism.detection_auc")]
     parts = [p for p in parts if p is not None]
     realism = float(sum(parts) / len(parts)) if parts else None
-    uplift = values.get("utility.pr_auc_uplift")
-    if uplift is None or math.isnan(uplift):
+    versus = values.get("utility.pr_auc_vs_best_alternative")
+    if versus is None or math.isnan(versus):
         utility = None
     else:
-        utility = clip01(0.5 + uplift / 0.2) if utility_significant else 0.5
+        utility = clip01(0.5 + versus / 0.2) if utility_significant else 0.5
     parts = [_evidence(values, intervals, n) for n in PRIVACY] + [_s(values, "leakage.mia_auc")]
     parts = [p for p in parts if p is not None]
     privacy = float(min(parts)) if parts else None
