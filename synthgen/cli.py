@@ -63,6 +63,34 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
 
 
+def _counts(text: str) -> list[int]:
+    """-n for compare: one row count, or several (A,B,C) to try."""
+    try:
+        counts = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or comma-separated whole numbers, got {text!r}") from None
+    if not counts or any(c < 1 for c in counts):
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1, got {text!r}")
+    return counts
+
+
+def _amounts(text: str) -> list[float]:
+    """--amounts: comma-separated multiples of the rare rows in train, each a number > 0."""
+    import math
+
+    out = []
+    for t in [t.strip() for t in text.split(",")]:
+        try:
+            v = float(t)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers > 0, got {t!r} in {text!r}") from None
+        if not math.isfinite(v) or v <= 0:
+            raise argparse.ArgumentTypeError(f"each amount must be a finite number > 0 (a multiple of the rare "
+                                             f"rows in train), got {t!r} in {text!r}")
+        out.append(v)
+    return out
+
+
 def _gen_param(text: str) -> tuple[str, str, Any]:
     gen, sep, rest = text.partition(":")
     if not sep or not gen:
@@ -145,8 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="the label column")
     p.add_argument("--generators", required=True, type=_names, metavar="A,B,C",
                    help=f"comma-separated, from: {', '.join(generator_names())}")
-    p.add_argument("-n", type=_int, default=None,
-                   help="synthetic rows per generator (default: as many as the rare rows in train)")
+    p.add_argument("-n", type=_counts, default=None, metavar="N[,N2,...]",
+                   help="synthetic rows per generator (default: as many as the rare rows in train); several "
+                        "(A,B,C): try each, the first is the main one")
+    p.add_argument("--amounts", type=_amounts, default=None, metavar="0.25,0.5,1,2,4",
+                   help="try several amounts, as multiples of the rare rows in train: each generator is fitted "
+                        "once and every amount is scored; the first is the main one (leaderboard, gate); "
+                        "the report recommends the smallest amount that beats the free alternatives")
     p.add_argument("--protected", action="append", default=[], metavar="COL", help="protected column (repeatable)")
     p.add_argument("--seeds", type=_seeds, default=[0], metavar="0,1,2",
                    help="seeds; the first also seeds the split; several give mean ± std (default 0)")
@@ -301,18 +334,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import run_compare
     from .io import check_output, read_table
 
+    if args.amounts is not None and args.n is not None:
+        raise UsageError("--amounts and -n both set how many rows to add; give one of them")
     check_output(args.out, force=args.force)  # before reading a large table
     params: dict[str, dict] = {}
     for gen, key, value in args.param:
         params.setdefault(gen, {})[key] = value
     df = read_table(args.data)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    result = run_compare(df, args.target, args.generators, n=args.n, protected=args.protected or None,
+    n = args.n if args.n is None or len(args.n) > 1 else args.n[0]
+    result = run_compare(df, args.target, args.generators, n=n, amounts=args.amounts, protected=args.protected or None,
                          seeds=args.seeds, policy=args.policy, holdout=args.holdout, params=params,
                          out=Path(args.out), progress=progress, force=args.force, column_kinds=_kinds(args),
                          drop=args.drop)
     best = result.best
     print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
+    amounts = result.data.get("amounts")
+    if amounts:
+        for gen, d in amounts["generators"].items():
+            print(f"how many rows, {gen}: {d['recommendation']['reason']}")
+        for w in amounts["warnings"]:
+            print(f"warning: {w}")
     print(f"report: {result.index_html}")
     return 0 if best else 1
 

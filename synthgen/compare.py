@@ -16,7 +16,23 @@ How a comparison is run (and written to ``compare.json``):
   with its one-line error at the stage it failed; the others go on;
 - ranking: generators that pass the gate on every seed first, then those that fail it, then those that
   errored; within each group by mean quality score (higher first), then by name. The first generator is
-  recommended only when it passes the gate.
+  recommended only when it passes the gate;
+- each leaderboard entry carries ``utility_summary``: in words, from its first scored seed, which free
+  alternative (real rows only, class weights, a tuned threshold, random oversampling) does best on PR-AUC
+  and on recall at 1% FPR, and what adding the generator's rows changes (``None`` for scorecards
+  without ``details.utility.vs_best_alternative``);
+- how many rows (``amounts``: multiples of the rare rows in train, or ``n`` as a list of row counts):
+  every generator x seed is fitted ONCE, then sampled, scored and gated for each amount. Each amount is
+  its own ``gen.sample(rows)`` with the run's seed: exactly the rows ``synthgen generate -n ROWS`` gives
+  from that model, so a recommended amount can be reproduced as is (a prefix of the largest sample
+  would not be, and would split several rare classes unevenly). The FIRST amount listed is the main
+  one: the leaderboard, the gate and ``best`` use it (its files keep the names ``<gen>-seed<k>.json``;
+  the others are ``<gen>-seed<k>-n<rows>.json``). ``compare.json["amounts"]`` holds a table per
+  generator (rows, the rare share of the augmented train, PR-AUC and recall at 1% FPR vs the best
+  alternative with 95% intervals and verdicts) and a recommended amount: the smallest with a "gain"
+  verdict on PR-AUC vs the best alternative, else none. With several seeds an amount's value is the
+  mean, its interval the envelope of the seeds' intervals, and its verdict "gain" or "loss" only when
+  every seed says so (otherwise "no measurable change").
 
 Everything in ``compare.json`` is deterministic for the same data, settings and seeds, except the
 ``"timings"`` key (wall-clock seconds), which is kept apart for that reason. The report folder is built
@@ -41,7 +57,8 @@ from .exceptions import ParameterError, SynthgenError, UsageError, one_line
 from .io import atomic_dir, sha256_frame
 from .versions import synthgen_version
 
-__all__ = ["run_compare", "compare_from_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators"]
+__all__ = ["run_compare", "compare_from_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators",
+           "utility_summary"]
 
 COMPARE_VERSION = 1
 STAGES = ("fit", "sample", "evaluate", "gate")
@@ -178,6 +195,248 @@ def _check_inputs(df: pd.DataFrame, target: str, generators: Sequence[str], n: i
         make_generator(g, **p)  # unknown names/parameters fail now, before any fit
 
 
+# ----------------------------------------------------------------------------------------- utility in words
+
+ALTERNATIVE_WORDS = {"baseline": "real rows only", "class_weights": "class weights",
+                     "tuned_threshold": "a tuned threshold", "oversampling": "random oversampling"}
+VS_BEST = (("pr_auc", "PR-AUC"), ("recall_at_1pct_fpr", "recall at 1% FPR"))
+NO_AMOUNT_HELPS = "no amount helps: use class weights or a tuned threshold"
+
+
+def _details_of(card: Any) -> dict:
+    if card is None:
+        return {}
+    return (card.get("details") if isinstance(card, dict) else getattr(card, "details", None)) or {}
+
+
+def vs_best(card: Any) -> dict:
+    """``details.utility.vs_best_alternative`` of a scorecard (object or dict); {} when it has none."""
+    v = (_details_of(card).get("utility") or {}).get("vs_best_alternative")
+    return v if isinstance(v, dict) else {}
+
+
+def _signed(v: float) -> str:
+    return f"{v:+.3f}"
+
+
+def vs_best_sentence(generator: str, measure: str, entry: dict) -> str | None:
+    """'a tuned threshold alone reaches PR-AUC 0.612; adding copula rows: no measurable change (+0.004,
+    95% CI -0.020 to +0.030)' for one entry of ``vs_best_alternative``; None when it lacks a number."""
+    words = dict(VS_BEST).get(measure, measure)
+    best, best_value, diff = entry.get("best"), _num(entry.get("best_value")), _num(entry.get("difference"))
+    ci = entry.get("ci95") or [None, None]
+    lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
+    if best is None or best_value is None or diff is None:
+        return None
+    who = ALTERNATIVE_WORDS.get(best, str(best))
+    reach = f"real rows only reach {words} {best_value:.3f}" if best == "baseline" else \
+        f"{who} alone reaches {words} {best_value:.3f}"
+    ci_txt = f", 95% CI {_signed(lo)} to {_signed(hi)}" if lo is not None and hi is not None else ""
+    return f"{reach}; adding {generator} rows: {entry.get('verdict') or 'not measured'} ({_signed(diff)}{ci_txt})"
+
+
+def utility_summary(generator: str, card: Any) -> str | None:
+    """The leaderboard's words on utility (PR-AUC, then recall at 1% FPR), from one scorecard; None for
+    scorecards without the comparison with the alternatives (older ones)."""
+    v = vs_best(card)
+    parts = [vs_best_sentence(generator, m, v[m]) for m, _ in VS_BEST if isinstance(v.get(m), dict)]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    return ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+
+
+# ----------------------------------------------------------------------------------------- amounts
+
+
+def _check_amounts(amounts: Sequence[float] | None, counts: list | None, n: Any) -> list[float] | None:
+    """Validate ``amounts`` (multiples) and a list of counts; return the multiples as floats (or None)."""
+    if amounts is not None and (counts is not None or n is not None):
+        raise UsageError("--amounts and -n both set how many rows to add; give one of them")
+    if counts is not None:
+        bad = [c for c in counts if isinstance(c, bool) or not isinstance(c, int) or c < 1]
+        if bad:
+            raise ParameterError(f"-n: expected whole numbers >= 1, got {bad[0]!r}")
+        dup = sorted({c for c in counts if counts.count(c) > 1})
+        if dup:
+            raise ParameterError(f"-n: {dup[0]} given more than once")
+    if amounts is None:
+        return None
+    if isinstance(amounts, (str, bytes, numbers.Number)) or not isinstance(amounts, Sequence) or not amounts:
+        raise ParameterError(f"--amounts: expected a list of one or more numbers > 0, got {amounts!r}")
+    out = []
+    for a in amounts:
+        f = _num(a) if isinstance(a, numbers.Real) else None
+        if f is None or f <= 0:
+            raise ParameterError(f"--amounts: each amount must be a number > 0 (a multiple of the rare rows in "
+                                 f"train), got {a!r}")
+        out.append(f)
+    dup = sorted({a for a in out if out.count(a) > 1})
+    if dup:
+        raise ParameterError(f"--amounts: {_fmt_multiple(dup[0])} given more than once")
+    return out
+
+
+def _fmt_multiple(m: float) -> str:
+    return f"{m:g}x"
+
+
+def _amount_plan(multiples: list[float] | None, counts: list[int] | None, rare_train: int,
+                 train_rows: int) -> list[dict]:
+    """The amounts to try, in the order given (the first is the main one): rows, rare share, labels."""
+    if multiples is None and counts is None:
+        return []
+    plan = []
+    if multiples is not None:
+        for m in multiples:
+            rows = int(math.floor(m * rare_train + 0.5))
+            if rows < 1:
+                raise ParameterError(f"--amounts: {_fmt_multiple(m)} of {rare_train:,} rare rows in train is "
+                                     f"{m * rare_train:.2f} rows, which rounds to 0")
+            plan.append({"amount": m, "unit": "multiple", "label": _fmt_multiple(m), "rows": rows})
+    else:
+        for c in counts:
+            plan.append({"amount": c, "unit": "rows", "label": f"{c:,} rows", "rows": c})
+    seen: dict[int, str] = {}
+    for a in plan:
+        if a["rows"] in seen:
+            raise ParameterError(f"--amounts: {seen[a['rows']]} and {a['label']} both give {a['rows']:,} rows")
+        seen[a["rows"]] = a["label"]
+        a["multiple"] = _round(a["rows"] / rare_train)
+        share = (rare_train + a["rows"]) / (train_rows + a["rows"])
+        a["rare_share"] = _round(share)
+        a["rare_majority"] = share > 0.5
+        a["main"] = a is plan[0]
+    return plan
+
+
+def _majority_warning(a: dict) -> str:
+    return (f"amount {a['label']} ({a['rows']:,} synthetic rows) makes the rare class the majority of the "
+            f"augmented train ({a['rare_share']:.0%} rare): the model learns a different base rate from the one it "
+            f"will meet")
+
+
+def _score_amount(gen: Any, a: dict, seed: int, tag: str, run_id: str, tmp: Path, say: Callable[[str], None],
+                  timings: dict, evaluate: Callable[[pd.DataFrame], Any], gate_policy: Any) -> dict:
+    """Sample, evaluate and gate one more amount with an already fitted generator (never refitted)."""
+    rows = a["rows"]
+    name = f"{run_id}-n{rows}"
+    t: dict[str, float | None] = {"sample": None, "evaluate": None, "gate": None}
+    say(f"{tag}: amount {a['label']}: sample {rows:,} rows, evaluate, gate")
+    outcome: dict[str, Any]
+    try:
+        t0 = time.perf_counter()
+        synthetic = gen.sample(rows)
+        t["sample"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        card = evaluate(synthetic)
+        t["evaluate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        verdict = gate_policy.check(card)
+        t["gate"] = time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - one amount failing must not stop the others
+        stage = next(s for s in ("sample", "evaluate", "gate") if t[s] is None)
+        outcome = {"status": "failed", "error": _one_line(exc), "stage": stage}
+        say(f"{tag}: amount {a['label']}: FAILED at {stage}: {outcome['error']}")
+    else:
+        card.save(tmp / "scorecards" / f"{name}.json")
+        verdict.save(tmp / "verdicts" / f"{name}.json")
+        outcome = {"status": "ok", "card": card, "verdict": verdict, "scorecard": f"scorecards/{name}.json"}
+        v = vs_best(card).get("pr_auc") or {}
+        words = ("" if _num(v.get("difference")) is None else
+                 f"PR-AUC vs best alternative {_signed(v['difference'])} ({v.get('verdict')}), ")
+        say(f"{tag}: amount {a['label']}: {words}quality {card.quality_score:.1f}, "
+            f"gate {'PASS' if verdict.passed else 'FAIL'}")
+    timings.setdefault("amounts", {}).setdefault(run_id, {})[str(rows)] = {
+        f"{k}_s": (None if v is None else round(v, 4)) for k, v in t.items()}
+    return outcome
+
+
+def _combine(per_seed: list[dict]) -> dict | None:
+    """One amount's figure over seeds: mean value, envelope of the intervals, verdict only when all agree."""
+    got = [p for p in per_seed if p.get("value") is not None]
+    if not got:
+        return None
+    cis = [p["ci95"] for p in got if p.get("ci95") and None not in p["ci95"]]
+    verdicts = {p.get("verdict") for p in got}
+    verdict = got[0]["verdict"] if len(verdicts) == 1 else "no measurable change"
+    if len(got) == 1:
+        ci = got[0].get("ci95")
+    else:
+        ci = [min(c[0] for c in cis), max(c[1] for c in cis)] if len(cis) == len(got) else None
+    return {"value": _round(statistics.fmean(p["value"] for p in got)), "ci95": ci, "verdict": verdict,
+            "best": got[0].get("best"), "best_value": got[0].get("best_value"),
+            "seeds": [{k: p.get(k) for k in ("seed", "value", "ci95", "verdict", "best", "best_value",
+                                              "augmented")} for p in per_seed]}
+
+
+def _amounts_section(generators: Sequence[str], seeds: Sequence[int], plan: list[dict],
+                     scored: dict[tuple, dict], multiples: bool) -> dict:
+    ordered = sorted(plan, key=lambda a: a["rows"])
+    out: dict[str, Any] = {
+        "unit": "multiple" if multiples else "rows",
+        "main": plan[0]["label"],
+        "rule": "the smallest amount whose PR-AUC vs the best alternative is a 'gain' (95% interval above 0 "
+                "on every seed); else none",
+        "plan": [{k: a[k] for k in ("amount", "label", "rows", "multiple", "rare_share", "rare_majority", "main")}
+                 for a in ordered],
+        "warnings": [_majority_warning(a) for a in ordered if a["rare_majority"]],
+        "generators": {},
+    }
+    for g in generators:
+        table = []
+        for a in ordered:
+            outcomes = [(s, scored.get((g, s, a["rows"])) or {"status": "failed", "error": "not run"})
+                        for s in seeds]
+            ok = [(s, o) for s, o in outcomes if o["status"] == "ok"]
+            row: dict[str, Any] = {k: a[k] for k in ("amount", "label", "rows", "multiple", "rare_share",
+                                                     "rare_majority", "main")}
+            for m, _words in VS_BEST:
+                per_seed = []
+                for s, o in ok:
+                    e = vs_best(o["card"]).get(m) or {}
+                    value = _num(o["card"].value(f"utility.{m}_vs_best_alternative"))
+                    if value is None:
+                        value = _num(e.get("difference"))
+                    ci = e.get("ci95")
+                    per_seed.append({"seed": s, "value": _round(value),
+                                     "ci95": [_round(_num(c)) for c in ci] if ci else None,
+                                     "verdict": e.get("verdict"), "best": e.get("best"),
+                                     "best_value": _round(_num(e.get("best_value"))),
+                                     "augmented": _round(_num(e.get("augmented")))})
+                row[f"{m}_vs_best_alternative"] = _combine(per_seed)
+            verd = [o["verdict"] for _, o in ok]
+            row["quality_score"] = _stats([o["card"].quality_score for _, o in ok])["mean"]
+            row["gate"] = None if not ok else ("PASS" if len(ok) == len(outcomes) and all(v.passed for v in verd)
+                                               else "FAIL")
+            row["seeds_ok"] = len(ok)
+            row["scorecards"] = [o["scorecard"] for _, o in ok]
+            row["errors"] = [{"seed": s, "stage": o.get("stage"), "error": o.get("error")}
+                             for s, o in outcomes if o["status"] != "ok"]
+            table.append(row)
+        out["generators"][g] = {"table": table, "recommendation": _recommend(g, table)}
+    return out
+
+
+def _recommend(generator: str, table: list[dict]) -> dict:
+    measured = [r for r in table if r.get("pr_auc_vs_best_alternative")]
+    if not measured:
+        return {"amount": None, "rows": None, "label": None,
+                "reason": "not measured: no scorecard of this generator compares it with the alternatives "
+                          "(utility.pr_auc_vs_best_alternative)"}
+    for r in measured:  # the table is sorted by rows
+        v = r["pr_auc_vs_best_alternative"]
+        if v["verdict"] == "gain":
+            lo, hi = v["ci95"] or [None, None]
+            ci = "" if lo is None else f", 95% CI {_signed(lo)} to {_signed(hi)}"
+            warn = "; note: it makes the rare class the majority of train" if r["rare_majority"] else ""
+            return {"amount": r["amount"], "rows": r["rows"], "label": r["label"],
+                    "reason": (f"add {r['rows']:,} {generator} rows ({r['label']}): the smallest amount whose PR-AUC "
+                               f"beats the best alternative ({ALTERNATIVE_WORDS.get(v['best'], v['best'])}, "
+                               f"{v['best_value']:.3f}) measurably ({_signed(v['value'])}{ci}){warn}")}
+    return {"amount": None, "rows": None, "label": None, "reason": NO_AMOUNT_HELPS}
+
+
 # ----------------------------------------------------------------------------------------- main
 
 
@@ -186,7 +445,8 @@ def run_compare(
     target: str,
     generators: list[str],
     *,
-    n: int | None = None,
+    n: int | Sequence[int] | None = None,
+    amounts: Sequence[float] | None = None,
     protected: list[str] | None = None,
     seeds: list[int] = [0],  # noqa: B006 - never mutated
     policy: str | Path | None = None,
@@ -204,6 +464,10 @@ def run_compare(
 
     Column kinds are decided once on the whole table (``column_kinds`` override detection; ``drop`` columns
     are removed first) and every generator and evaluation uses them.
+    ``n``: synthetic rows per generator (default: the rare rows in train), or a list of row counts to try;
+    ``amounts``: multiples of the rare rows in train to try (not with ``n``). With several, each generator
+    is fitted once per seed and every amount is scored; the first listed is the main one (see the module
+    docstring).
     ``out`` is replaced as a whole (``force=True``) or must not exist. ``progress`` receives one line per
     generator and stage (``None`` for silence). ``title`` names the report (default: "synthgen compare:
     <target>").
@@ -217,7 +481,16 @@ def run_compare(
         return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
 
     seeds = [_int(s) for s in seeds]
-    n = None if n is None else _int(n)
+    counts_asked = None
+    if n is not None and not isinstance(n, (str, bytes)) and isinstance(n, Sequence):
+        counts_asked = [_int(v) for v in n]
+        if not counts_asked:
+            raise ParameterError("-n: expected one or more whole numbers >= 1, got an empty list")
+        n = counts_asked[0] if len(counts_asked) == 1 else None
+        counts_asked = None if len(counts_asked) == 1 else counts_asked
+    else:
+        n = None if n is None else _int(n)
+    multiples = _check_amounts(amounts, counts_asked, n)
     _check_inputs(df, target, generators, n, protected, seeds, params)
     df = drop_columns(df, drop, target)
     for col in protected or []:
@@ -243,14 +516,21 @@ def run_compare(
     majority = counts.idxmax()
     rare_train = int(counts.sum() - counts.max())
     n_rows = int(n) if n is not None else rare_train
-    if n_rows < 1:
+    if rare_train < 1 or n_rows < 1:
         raise UsageError(f"target '{target}': train holds no rare-class rows to learn from")
+    plan = _amount_plan(multiples, counts_asked, rare_train, len(train))
+    if plan:
+        n_rows = plan[0]["rows"]
+        for a in plan:
+            if a["rare_majority"]:
+                say(f"warning: {_majority_warning(a)}")
 
     runs: list[dict] = []
     timings: dict[str, Any] = {"unit": "seconds", "runs": {}}
     scorecards: dict[str, Any] = {}
     verdicts: dict[str, Any] = {}
     total = len(generators) * len(seeds)
+    scored: dict[tuple, dict] = {}  # (generator, seed, rows) -> the amount's outcome (with amounts only)
     i = 0
     with atomic_dir(out, force=force) as tmp:
         (tmp / "scorecards").mkdir()
@@ -272,11 +552,13 @@ def run_compare(
                     t[name] = time.perf_counter() - t0
                     return out
 
+                gen = None
+                main_txt = f" (amount {plan[0]['label']}, the main one)" if plan else ""
                 try:
                     gen = step("fit", f"fit on {rare_train:,} rare rows of {len(train):,} train rows",
                                lambda: make_generator(gen_name, **params[gen_name], random_state=seed)
                                .fit(train, target=target, schema=schema))
-                    synthetic = step("sample", f"sample {n_rows:,} rows", lambda: gen.sample(n_rows))
+                    synthetic = step("sample", f"sample {n_rows:,} rows{main_txt}", lambda: gen.sample(n_rows))
                     card = step("evaluate", "evaluate against the real holdout",
                                 lambda: evaluate(train, hold, synthetic, target=target, protected=protected or None,
                                                  random_state=seed, schema=schema))
@@ -298,9 +580,23 @@ def run_compare(
                         f"(fit {t['fit']:.1f} s, sample {t['sample']:.1f} s, evaluate {t['evaluate']:.1f} s)")
                 runs.append(run)
                 timings["runs"][run_id] = {f"{k}_s": (None if v is None else round(v, 4)) for k, v in t.items()}
+                if plan:
+                    main = plan[0]
+                    scored[(gen_name, seed, main["rows"])] = (
+                        {"status": "ok", "card": scorecards[run_id], "verdict": verdicts[run_id],
+                         "scorecard": run["scorecard"]} if run["status"] == "ok" else
+                        {"status": "failed", "error": run["error"], "stage": run["failed_stage"]})
+                    for a in plan[1:]:
+                        scored[(gen_name, seed, a["rows"])] = _score_amount(
+                            gen, a, seed, tag, run_id, tmp, say, timings,
+                            lambda synthetic: evaluate(train, hold, synthetic, target=target,
+                                                       protected=protected or None, random_state=seed,
+                                                       schema=schema),
+                            gate_policy)
 
         leaderboard = _leaderboard(generators, seeds, runs, scorecards, verdicts, timings)
         best = _best(leaderboard)
+        amount_data = _amounts_section(generators, seeds, plan, scored, multiples is not None) if plan else None
         timings["total_s"] = round(time.perf_counter() - started, 4)
         data = {
             "compare_version": COMPARE_VERSION,
@@ -319,7 +615,9 @@ def run_compare(
                 "generators": list(generators),
                 "params": params,
                 "n": n_rows,
-                "n_default": n is None,
+                "n_default": n is None and not plan,
+                "amounts": None if not plan else [a["amount"] for a in plan],
+                "amounts_unit": None if not plan else ("multiple" if multiples is not None else "rows"),
                 "seeds": seeds,
                 "holdout": float(holdout),
                 "protected": protected,
@@ -331,6 +629,7 @@ def run_compare(
             "split": {k: v for k, v in record.items() if k != "holdout_positions"},
             "best": best,
             "leaderboard": leaderboard,
+            **({"amounts": amount_data} if amount_data is not None else {}),
             "runs": runs,
             "timings": timings,
         }
@@ -397,6 +696,7 @@ def _leaderboard(generators: Sequence[str], seeds: Sequence[int], runs: list[dic
             "errors": errors,
             "error": errors[0]["error"] if errors else None,
             "runs": [r["id"] for r in mine],
+            "utility_summary": utility_summary(g, cards[0] if cards else None),
             "best": False,
         })
         # fit/sample seconds are wall-clock: in timings only

@@ -127,7 +127,7 @@ def test_files_and_same_numbers_everywhere(compared):
     # self-contained: no network resources, no scripts
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
     assert "<script" not in html and "@import" not in html and "url(" not in html
-    assert html.count('<img src="data:image/svg+xml;base64,') >= 9  # quality chart + 4 per scored generator
+    assert html.count('<img src="data:image/svg+xml;base64,') >= 11  # quality chart + 5 per scored generator (calibration)
     # the report re-rendered from the written folder is the same bytes
     again = render_html(out, out.parent / "again.html")
     assert again.read_text() == html

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -23,6 +26,10 @@ class SynthSampler(BaseEstimator):
     generator: a name (``"gaussian-copula"``) or an unfitted generator instance (cloned per call).
     sampling_strategy: ``"auto"`` (each rare class up to the majority count), a float (rare/majority
     ratio after resampling, binary only) or a dict {label: rows wanted after resampling}.
+    amount: instead of ``sampling_strategy``, how many rows to add as a multiple of each rare class's
+    real rows in the fold (``amount=2.0`` adds 2x: 100 real rare rows become 300), as
+    ``synthgen compare --amounts`` tries them; a number > 0. Rows per class: amount x real rows,
+    rounded half up; a warning (``UserWarning``) when that makes a rare class outnumber the majority.
     column_kinds: the kinds decided on the whole table (a ``Schema`` or {column: kind}); every fold
     then models each column the same way. Without it, kinds are detected on each fold's rows.
     """
@@ -32,12 +39,14 @@ class SynthSampler(BaseEstimator):
         generator: str | BaseGenerator = "gaussian-copula",
         *,
         sampling_strategy: str | float | dict = "auto",
+        amount: float | None = None,
         generator_params: dict | None = None,
         random_state: int | None = None,
         column_kinds: Schema | dict | None = None,
     ):
         self.generator = generator
         self.sampling_strategy = sampling_strategy
+        self.amount = amount
         self.generator_params = generator_params
         self.random_state = random_state
         self.column_kinds = column_kinds
@@ -97,8 +106,10 @@ class SynthSampler(BaseEstimator):
         return {str(k): v for k, v in kinds.items() if str(k) in frame.columns}
 
     def _new_rows(self, counts: pd.Series) -> dict:
-        """Resolve sampling_strategy against the class counts: rare label -> rows to add."""
+        """Resolve amount or sampling_strategy against the class counts: rare label -> rows to add."""
         majority = counts.idxmax()
+        if self.amount is not None:
+            return self._amount_rows(counts, majority)
         strategy = self.sampling_strategy
         if strategy == "auto":
             return {label: int(counts[majority] - c) for label, c in counts.items() if label != majority and c < counts[majority]}
@@ -119,3 +130,30 @@ class SynthSampler(BaseEstimator):
                     out[label] = int(target - counts[label])
             return out
         raise ParameterError(f"sampling_strategy: expected 'auto', a float or a dict, got {strategy!r}")
+
+    def _amount_rows(self, counts: pd.Series, majority: Any) -> dict:
+        amount = self.amount
+        if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not math.isfinite(float(amount)) \
+                or amount <= 0:
+            raise ParameterError(f"amount: expected a number > 0 (a multiple of the real rare rows), got {amount!r}")
+        if not (isinstance(self.sampling_strategy, str) and self.sampling_strategy == "auto"):
+            raise ParameterError(f"amount: give amount or sampling_strategy, not both "
+                                 f"(sampling_strategy={self.sampling_strategy!r})")
+        if len(counts) < 2:
+            raise ParameterError("amount: y holds a single class, so there is no rare class to add rows to")
+        out = {}
+        big = majority.item() if hasattr(majority, "item") else majority
+        for label, c in counts.items():
+            if label == majority:
+                continue
+            add = int(math.floor(float(amount) * int(c) + 0.5))
+            if add < 1:
+                raise ParameterError(f"amount: {float(amount):g}x of the {int(c)} rows of class {label!r} rounds to "
+                                     f"0 rows")
+            out[label] = add
+            label = label.item() if hasattr(label, "item") else label
+            if int(c) + add > int(counts[majority]):
+                warnings.warn(f"SynthSampler amount={float(amount):g}: class {label!r} grows to {int(c) + add:,} rows, "
+                              f"more than the {int(counts[majority]):,} of the majority class {big!r}: the model "
+                              f"learns a base rate it will not meet", UserWarning, stacklevel=4)
+        return out

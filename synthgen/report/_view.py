@@ -31,7 +31,8 @@ QUALITY = ("quality score = 100 × min(weighted mean of the sub-scores [realism 
 
 KEY_METRICS = (
     "realism.column_shapes", "realism.column_pairs", "realism.detection_auc",
-    "utility.pr_auc_uplift", "utility.recall_uplift",
+    "utility.pr_auc_uplift", "utility.recall_uplift", "utility.pr_auc_vs_best_alternative",
+    "utility.recall_at_1pct_fpr_vs_best_alternative", "utility.brier_change",
     "utility.label_fidelity", "leakage.train_copy_excess", "leakage.holdout_copy_excess", "leakage.dcr_excess",
     "leakage.mia_auc", "fairness.min_representation_ratio", "fairness.max_representation_ratio",
     "fairness.equalized_odds_change",
@@ -72,6 +73,48 @@ def fsec(v: Any) -> str:
     if v is None:
         return "–"
     return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
+
+
+def fsigned(v: Any) -> str:
+    return "n/a" if v is None else f"{v:+.3f}"
+
+
+def fci(ci: Any) -> str:
+    if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
+        return "n/a"
+    return f"[{fsigned(ci[0])}, {fsigned(ci[1])}]"
+
+
+ALTERNATIVES = {"baseline": "real rows only", "class_weights": "class weights",
+                "tuned_threshold": "a tuned threshold", "oversampling": "random oversampling"}
+
+
+def amounts_view(amounts: Mapping | None, order: list[str], with_plots: bool = True) -> dict | None:
+    """The "how many rows" section: one table per generator (leaderboard order), the plot, the warnings."""
+    if not amounts:
+        return None
+    gens = amounts.get("generators") or {}
+    out = []
+    for g in [x for x in order if x in gens] + [x for x in gens if x not in order]:
+        d = gens[g] or {}
+        rows = []
+        for r in d.get("table") or []:
+            cells = {}
+            for key in ("pr_auc_vs_best_alternative", "recall_at_1pct_fpr_vs_best_alternative"):
+                v = r.get(key) or {}
+                cells[key] = {"value": fsigned(v.get("value")), "ci": fci(v.get("ci95")),
+                              "verdict": v.get("verdict") or "not measured",
+                              "best": ALTERNATIVES.get(v.get("best"), v.get("best") or "n/a"),
+                              "best_value": fnum(v.get("best_value"))}
+            rows.append({**r, "rows_txt": f"{r['rows']:,}", "share_txt": f"{(r.get('rare_share') or 0):.1%}",
+                         "cells": cells, "gate_txt": r.get("gate") or "ERROR",
+                         "quality_txt": fq(r.get("quality_score")),
+                         "error_txt": "; ".join(f"seed {e['seed']}: {e['error']}" for e in r.get("errors") or [])})
+        rec = d.get("recommendation") or {}
+        out.append({"generator": g, "anchor": anchor(g), "rows": rows, "recommendation": rec})
+    return {"main": amounts.get("main"), "unit": amounts.get("unit"), "rule": amounts.get("rule"),
+            "warnings": amounts.get("warnings") or [], "generators": out,
+            "plot": plots.amount_curve(dict(amounts)) if with_plots else None}
 
 
 def anchor(name: str) -> str:
@@ -256,6 +299,7 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
                                                                   columns or None)
             sec["plots"]["dcr"] = plots.dcr_histogram(leak)
             sec["plots"]["utility"] = plots.utility_bars(util)
+            sec["plots"]["calibration"] = plots.reliability_diagram(util)
             for key, what in (("columns", "per-column histograms (details.realism.column_shapes)"),
                               ("pairs", "pair scores (details.realism.column_pairs.pairs)"),
                               ("dcr", "DCR histograms (details.leakage.histogram)"),
@@ -270,7 +314,16 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
     split = data.get("split") or {}
     policy = settings.get("policy") or {}
     first_card = next(iter(cards.values()), {}) if cards else {}
+    amounts = amounts_view(data.get("amounts"), [r["generator"] for r in rows], with_plots)
+    best_g = (data.get("best") or {}).get("generator")
+    best_amount = None
+    if amounts and best_g:
+        best_amount = next((x["recommendation"] for x in amounts["generators"] if x["generator"] == best_g), None)
     return {
+        "amounts": amounts,
+        "best_amount": best_amount,
+        "utility_words": [{"generator": r["generator"], "anchor": r["anchor"], "text": r.get("utility_summary")}
+                          for r in rows if r.get("utility_summary")],
         "title": data.get("title") or "synthgen report",
         "mode": data.get("mode", "compare"),
         "best": data.get("best") or {"generator": None, "reason": ""},

@@ -29,6 +29,7 @@ __all__ = [
     "utility_bars",
     "fairness_groups",
     "quality_chart",
+    "amount_curve",
 ]
 
 REAL = "#4C72B0"
@@ -275,6 +276,36 @@ def utility_bars(utility: dict) -> str | None:
     return to_data_uri(fig)
 
 
+def reliability_diagram(utility: dict) -> str | None:
+    """Observed rare-class rate against the mean predicted probability per decile bin, baseline vs
+    augmented; on the diagonal is calibrated, below it the model over-states the rare class."""
+    cal = (utility or {}).get("calibration") or {}
+    curves = [(name, (cal.get(name) or {}).get("curve"), color) for name, color in (("baseline", BASE),
+                                                                                    ("augmented", AUG))]
+    curves = [(n, c, col) for n, c, col in curves if c and c.get("mean_predicted")]
+    if not curves:
+        return None
+    fig = _figure(4.4, 3.4)
+    with matplotlib.rc_context(RC):
+        ax = fig.subplots()
+        top = max(max(c["mean_predicted"] + c["observed"]) for _, c, _ in curves)
+        top = min(1.0, max(0.05, top * 1.08))
+        ax.plot([0, top], [0, top], color="#999999", linewidth=0.9, linestyle="--", label="calibrated")
+        for name, c, color in curves:
+            brier = (cal.get(name) or {}).get("brier")
+            label = f"{'real train only' if name == 'baseline' else 'real train + synthetic'}" + (
+                f" (Brier {brier:.4f})" if brier is not None else "")
+            ax.plot(c["mean_predicted"], c["observed"], "o-", color=color, markersize=3.5, linewidth=1.4,
+                    label=label)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("mean predicted probability (decile bins)")
+        ax.set_ylabel("observed rare-class rate")
+        ax.set_title("Calibration on the real holdout", loc="left")
+        ax.legend(frameon=False, loc="upper left", fontsize=7)
+    return to_data_uri(fig)
+
+
 # ------------------------------------------------------------------------------------ fairness
 
 
@@ -342,4 +373,62 @@ def quality_chart(rows: Sequence[dict]) -> str | None:
         ax.set_xlim(0, 105)
         ax.set_xlabel("quality score (0..100, higher is better); green = passes the gate, red = fails")
         ax.grid(axis="y", visible=False)
+    return to_data_uri(fig)
+
+
+# ------------------------------------------------------------------------------------ amounts
+
+SERIES = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
+          "#64B5CD")
+_VS_BEST = (("pr_auc_vs_best_alternative", "PR-AUC"), ("recall_at_1pct_fpr_vs_best_alternative", "recall at 1% FPR"))
+
+
+def amount_curve(amounts: dict) -> str | None:
+    """Uplift over the best alternative (augmented minus the best of real rows only, class weights, a tuned
+    threshold and random oversampling) against the number of synthetic rows, one line per generator, with
+    the 95% interval as whiskers; left: PR-AUC, right: recall at 1% FPR. Filled markers: a measurable
+    difference; hollow: the interval holds 0. ``amounts``: compare.json's ``amounts``."""
+    gens = {g: d for g, d in ((amounts or {}).get("generators") or {}).items() if isinstance(d, dict)}
+    plan = (amounts or {}).get("plan") or []
+    if not gens or not plan or not any(r.get(k) for d in gens.values() for r in d.get("table") or []
+                                       for k, _ in _VS_BEST):
+        return None
+    rows = [a["rows"] for a in plan]
+    fig = _figure(9.4, 3.3)
+    with matplotlib.rc_context(RC):
+        axes = fig.subplots(1, 2)
+        k = len(gens)
+        for ax, (key, words) in zip(axes, _VS_BEST):
+            ax.axhline(0, color="#333333", linewidth=0.9)
+            majority = [a["rows"] for a in plan if a.get("rare_majority")]
+            if majority:
+                ax.axvspan(min(majority) / 1.15, max(rows) * 1.15, color="#F3D9D7", alpha=0.6, linewidth=0,
+                           label="rare class is the majority of train")
+            for j, (g, d) in enumerate(gens.items()):
+                color = SERIES[j % len(SERIES)]
+                shift = 2 ** (0.06 * (j - (k - 1) / 2))  # side by side on the log axis
+                xs, ys = [], []
+                for r in d.get("table") or []:
+                    v = r.get(key)
+                    if not v or v.get("value") is None:
+                        continue
+                    x = r["rows"] * shift
+                    xs.append(x)
+                    ys.append(v["value"])
+                    ci = v.get("ci95")
+                    if ci and ci[0] is not None and ci[1] is not None:
+                        ax.plot([x, x], [ci[0], ci[1]], color=color, linewidth=1.6, solid_capstyle="butt")
+                    measurable = v.get("verdict") in ("gain", "loss")
+                    ax.plot([x], [v["value"]], "o", color=color, markersize=5.5,
+                            markerfacecolor=color if measurable else "white", markeredgewidth=1.3)
+                if xs:
+                    ax.plot(xs, ys, color=color, linewidth=1.0, alpha=0.8, label=_short(g, 22))
+            ax.set_xscale("log")
+            ax.set_xticks(rows, [_short(a["label"], 10) for a in plan], rotation=0)
+            ax.minorticks_off()
+            ax.set_xlabel("synthetic rows added (amount)")
+            ax.set_ylabel("augmented − best alternative")
+            ax.set_title(f"{words} over the best alternative (95% CI)", loc="left")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5), frameon=False)
     return to_data_uri(fig)
