@@ -53,6 +53,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from .evaluation.utility import ALTERNATIVE_WORDS
 from .exceptions import ParameterError, SynthgenError, UsageError, one_line
 from .io import atomic_dir, sha256_frame
 from .versions import synthgen_version
@@ -197,8 +198,6 @@ def _check_inputs(df: pd.DataFrame, target: str, generators: Sequence[str], n: i
 
 # ----------------------------------------------------------------------------------------- utility in words
 
-ALTERNATIVE_WORDS = {"baseline": "real rows only", "class_weights": "class weights",
-                     "tuned_threshold": "a tuned threshold", "oversampling": "random oversampling"}
 VS_BEST = (("pr_auc", "PR-AUC"), ("recall_at_1pct_fpr", "recall at 1% FPR"))
 NO_AMOUNT_HELPS = "no amount helps: use class weights or a tuned threshold"
 
@@ -229,8 +228,8 @@ def vs_best_sentence(generator: str, measure: str, entry: dict) -> str | None:
     if best is None or best_value is None or diff is None:
         return None
     who = ALTERNATIVE_WORDS.get(best, str(best))
-    reach = f"real rows only reach {words} {best_value:.3f}" if best == "baseline" else \
-        f"{who} alone reaches {words} {best_value:.3f}"
+    verb = "reach" if best in ("baseline", "class_weights") else "reaches"  # plural subjects
+    reach = f"{who}{'' if best == 'baseline' else ' alone'} {verb} {words} {best_value:.3f}"
     ci_txt = f", 95% CI {_signed(lo)} to {_signed(hi)}" if lo is not None and hi is not None else ""
     return f"{reach}; adding {generator} rows: {entry.get('verdict') or 'not measured'} ({_signed(diff)}{ci_txt})"
 

@@ -149,7 +149,7 @@ def test_words_follow_the_first_seed_and_old_scorecards_have_none(fitted_once, t
     e = next(x for x in result.leaderboard if x["generator"] == "gaussian-copula")
     assert e["utility_summary"] == utility_summary("gaussian-copula", card)
     v = card.details["utility"]["vs_best_alternative"]["pr_auc"]
-    words = {"baseline": "real rows only reach", "class_weights": "class weights alone reaches",
+    words = {"baseline": "real rows only reach", "class_weights": "class weights alone reach",
              "tuned_threshold": "a tuned threshold alone reaches", "oversampling": "random oversampling alone reaches"}
     assert e["utility_summary"].lower().startswith(f"{words[v['best']]} pr-auc {v['best_value']:.3f}; ")
     assert f"rows: {v['verdict']} ({v['difference']:+.3f}, 95% CI {v['ci95'][0]:+.3f} to {v['ci95'][1]:+.3f})" \
