@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from imblearn.pipeline import Pipeline
 from sklearn.compose import ColumnTransformer
@@ -79,7 +78,7 @@ def test_several_rare_classes():
 def test_a_million_rows_from_three_hundred(name):
     df = load_german_credit()
     gen = make_generator(name, random_state=0).fit(df, target="class")
-    total, ids = 0, None
+    total = 0
     for chunk in gen.iter_sample(1_000_000, chunk_size=250_000):
         assert len(chunk) <= 250_000 and (chunk["class"] == 2).all()
         total += len(chunk)

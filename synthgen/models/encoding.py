@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..schema import ColumnKind, Schema, _py
+from ..schema import Schema, _py
 
 __all__ = ["ModelData", "TableEncoder", "MISSING"]
 

@@ -441,7 +441,7 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
         from sklearn.cluster import MiniBatchKMeans
 
         X, y = self._stored_matrix(rare, other)
-        n_rare, k = len(rare.numeric), self.k_neighbors
+        k = self.k_neighbors
         kmeans_seed = child_seed(seed, 3)
         clusters = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, random_state=kmeans_seed).fit_predict(X)
         # imblearn's threshold: "auto" is n_samples / total / 2, which is 1/2 for one class; none for one cluster
