@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .exceptions import SynthgenError, UsageError
+from .exceptions import SynthgenError, UsageError, one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -227,30 +227,137 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="compare the default generators on the bundled fraud table")
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo; replaced)")
     p.add_argument("--seed", type=_int, default=0)
+
+    p = sub.add_parser("audit", help="check or list the audit log every command appends to",
+                       description="Every synthgen command (but this one, --help and --version) appends one "
+                                   "hash-chained JSON line to $SYNTHGEN_AUDIT_LOG (default "
+                                   ".synthgen/audit.jsonl in the working directory; 'off' turns it off).")
+    actions = p.add_subparsers(dest="audit_action", metavar="ACTION")
+    actions.required = True
+    a = actions.add_parser("verify", help="check the hash chain; exit 1 naming the first broken line")
+    a.add_argument("log", nargs="?", default=None, metavar="LOG", help="audit log (default: $SYNTHGEN_AUDIT_LOG)")
+    a = actions.add_parser("show", help="list the entries (a table, or JSON lines with --json)")
+    a.add_argument("log", nargs="?", default=None, metavar="LOG", help="audit log (default: $SYNTHGEN_AUDIT_LOG)")
+    a.add_argument("--since", type=_since, default=None, metavar="ISO-TIME",
+                   help="only commands started at or after this time (e.g. 2025-05-01 or 2025-05-01T09:30Z; UTC "
+                        "when no zone is given)")
+    a.add_argument("--json", action="store_true", help="one JSON entry per line, as stored")
     return parser
 
 
+def _since(text: str):
+    from .audit import parse_time
+
+    try:
+        return parse_time(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``synthgen`` command and return its exit status.
+
+    Every command appends one entry to the audit log (``synthgen/audit.py``, through
+    ``pipeline.observed``): usage errors (2), FAIL verdicts and interrupts (130) included; not
+    ``synthgen audit`` itself, ``--help`` or ``--version`` (argparse exits 0 for those). The log's
+    location is checked before the command runs: a read-only or full location (exit 2) or a file that
+    is not a synthgen audit log (exit 1) is a one-line error, and the command does not run. Inputs are
+    hashed before the command, outputs after it (``_AUDIT_PATHS``). ``SYNTHGEN_AUDIT_LOG=off``: no log.
+    """
+    from .pipeline import observed
+
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    line = ["synthgen", *argv]
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (2) and --help (0) return a status like every command
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
+        command = _command_word(argv)
+        if code != 0 and command != "audit":
+            try:
+                with observed(command, line) as run:
+                    run.exit_status, run.error = code, "usage error"
+            except SynthgenError as err:
+                print(f"synthgen: error: {err}", file=sys.stderr)
+        return code
+    if args.command == "audit":
+        return _dispatch(args)[0]
+    inputs, outputs = _audit_paths(args)
+    run = None
     try:
-        return int(_COMMANDS[args.command](args) or 0)
+        with observed(args.command, line, inputs, outputs) as run:
+            run.exit_status, run.error = _dispatch(args)
+            run.verdict = _verdict(args, run.exit_status, run.error)
+    except SynthgenError as exc:  # the audit log: checked before the command, appended after it
+        if args.debug:
+            raise
+        print(f"synthgen {args.command}: error: {exc}", file=sys.stderr)
+        return (run.exit_status or exc.exit_code) if run is not None else exc.exit_code
+    return int(run.exit_status)
+
+
+def _dispatch(args: argparse.Namespace) -> tuple[int, str | None]:
+    """Run the command: its exit status, and its one-line error (None when it returned normally)."""
+    try:
+        return int(_COMMANDS[args.command](args) or 0), None
     except SynthgenError as exc:
         if args.debug:
             raise
         print(f"synthgen {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return exc.exit_code, one_line(exc, 500)
     except KeyboardInterrupt:
         print(f"synthgen {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return 130, "interrupted"
     except Exception as exc:  # a bug: still one line, the traceback with --debug
         if args.debug:
             raise
         print(f"synthgen {args.command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
-        return 1
+        return 1, f"internal error: {type(exc).__name__}: {one_line(exc, 500)}"
+
+
+# Per command, for the audit log: the arguments that name input paths (hashed before the command) and
+# output paths (hashed after it). A command missing here is recorded without paths.
+_AUDIT_PATHS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "inspect": (("data", "schema"), ()),
+    "fit": (("data", "schema"), ("out",)),
+    "generate": (("model",), ("out",)),
+    "evaluate": (("model", "data", "train", "holdout", "synthetic", "schema", "policy"), ("out",)),
+    "gate": (("scorecard", "policy"), ("out",)),
+    "compare": (("data", "schema", "policy"), ("out",)),
+    "selftest": (("data", "schema", "policy"), ("out",)),
+    "report": (("scorecards", "policy"), ("out", "markdown")),
+    "demo": ((), ("out",)),
+}
+# Commands whose exit status 0/1 is a PASS/FAIL verdict (evaluate: when given a policy).
+_VERDICT_COMMANDS = {"gate", "compare", "selftest"}
+
+
+def _audit_paths(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    def paths(names: tuple[str, ...]) -> list[str]:
+        out = []
+        for name in names:
+            value = getattr(args, name, None)
+            for v in value if isinstance(value, list) else [value]:
+                if v is None or (name == "policy" and v == "default"):  # "default": the packaged policy
+                    continue
+                out.append(str(v))
+        return out
+
+    inputs, outputs = _AUDIT_PATHS.get(args.command, ((), ()))
+    return paths(inputs), paths(outputs)
+
+
+def _verdict(args: argparse.Namespace, code: int, error: str | None) -> str | None:
+    gated = args.command in _VERDICT_COMMANDS or (args.command == "evaluate" and getattr(args, "policy", None))
+    if not gated or error is not None or code not in (0, 1):
+        return None
+    return "PASS" if code == 0 else "FAIL"
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command a command line that failed to parse was for (the first word not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _kinds(args: argparse.Namespace) -> dict[str, str]:
@@ -400,6 +507,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import entries, log_path, table, verify
+
+    path = Path(args.log) if args.log else log_path()
+    if path is None:
+        raise UsageError("the audit log is off (SYNTHGEN_AUDIT_LOG=off); name the LOG file to read")
+    if args.audit_action == "verify":
+        result = verify(path)
+        print(result.summary())
+        return 0 if result.ok else 1
+    skipped: list[int] = []
+    rows = list(entries(path, since=args.since, skipped=skipped))
+    if args.json:
+        for entry in rows:
+            print(json.dumps(entry, sort_keys=True, separators=(",", ":")))
+    else:
+        print(table(rows))
+    if skipped:
+        print(f"synthgen audit show: warning: {len(skipped)} line(s) of '{path}' are not valid entries (first: "
+              f"line {skipped[0]}); run synthgen audit verify", file=sys.stderr)
+    return 0
+
+
 _COMMANDS = {
     "inspect": cmd_inspect,
     "fit": cmd_fit,
@@ -410,6 +540,7 @@ _COMMANDS = {
     "selftest": cmd_selftest,
     "report": cmd_report,
     "demo": cmd_demo,
+    "audit": cmd_audit,
 }
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -5,16 +5,18 @@ The CLI only parses arguments and calls these functions; the Python API can call
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
+from . import audit
 from .exceptions import DataError, IntegrityError, NotEnoughRowsError, ParameterError, UsageError
 from .io import TableWriter, check_output, read_table, sha256_file
 from .models import make_generator
@@ -25,6 +27,7 @@ from .store import load, read_manifest
 __all__ = [
     "split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "evaluate_files", "gate_file",
     "GenerateResult", "decide_schema", "train_schema", "drop_columns",
+    "observed",
 ]
 
 
@@ -290,3 +293,35 @@ def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: s
     if out is not None:
         verdict.save(out, force=force)
     return verdict
+
+
+@contextlib.contextmanager
+def observed(command: str | None, argv: Sequence[str], inputs: Sequence[str | Path] = (),
+             outputs: Sequence[str | Path] = ()) -> Iterator[audit.CommandRun]:
+    """Observe one command: the audit log (``synthgen/audit.py``) records it, chained and locked.
+
+    Before the body runs, the log's location is checked (``audit.preflight``: a read-only, full or
+    foreign log raises here, so the command never starts) and ``inputs`` are hashed. The body sets
+    ``run.exit_status``, ``run.verdict`` and ``run.error`` on the yielded ``CommandRun``; afterwards
+    ``outputs`` are hashed (unless ``run.error`` says the command stopped) and the entry appended. An
+    exception leaving the body is recorded (exit 1, 130 for an interrupt) and re-raised.
+    ``SYNTHGEN_AUDIT_LOG=off``: no log, only the ``CommandRun``.
+    """
+    log = audit.log_path()
+    if log is not None:
+        audit.preflight(log)
+    run = audit.CommandRun(command, list(argv), inputs=[audit.digest(p) for p in inputs] if log is not None else [],
+                           outputs=[str(p) for p in outputs])
+    try:
+        yield run
+    except BaseException as exc:
+        if run.exit_status is None:
+            run.exit_status = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if run.error is None:
+            run.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+        if log is not None:
+            with contextlib.suppress(Exception):  # the body's exception is the one to see
+                audit.append(log, run.entry())
+        raise
+    if log is not None:
+        audit.append(log, run.entry())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -29,6 +30,27 @@ def _cached(path: str) -> pd.DataFrame:
     if path not in _CACHE:
         _CACHE[path] = pd.read_csv(path)
     return _CACHE[path]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_session(tmp_path_factory):
+    """The audit log of commands run by session- and module-scoped fixtures: a temporary file, never
+    .synthgen/ in the checkout (each test then gets its own, below)."""
+    folder = tmp_path_factory.mktemp("audit")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYNTHGEN_AUDIT_LOG", str(folder / "session.jsonl"))
+        yield folder
+
+
+_AUDIT_TESTS = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _audit_log(_audit_log_session, monkeypatch) -> Path:
+    """Each test's commands append to a fresh audit log of its own (SYNTHGEN_AUDIT_LOG)."""
+    path = _audit_log_session / f"test-{next(_AUDIT_TESTS)}.jsonl"
+    monkeypatch.setenv("SYNTHGEN_AUDIT_LOG", str(path))
+    return path
 
 
 @pytest.fixture(scope="session")
