@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_int, default=100_000, help="rows per written chunk (default 100000)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="load a model whose payload is a pickle (older CTGAN/TVAE folders, SDV's copula): "
+                        "unpickling runs code from the folder, so only for a folder you trust; hashes are still checked")
 
     p = sub.add_parser("evaluate", help="score synthetic rows: realism, utility, leakage risk, fairness",
                        description="Either MODEL_DIR --data DATA (rebuilds the model's recorded train/holdout split; "
@@ -413,7 +416,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             pass
     result = generate_file(args.model, args.n, args.out, seed=args.seed, chunk_size=args.chunk_size, label=label,
-                           force=args.force, progress=not args.no_progress)
+                           force=args.force, progress=not args.no_progress, trust_pickle=args.trust_pickle)
     print(f"wrote {result.rows:,} rows to {result.path} in {result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)")
     return 0
 

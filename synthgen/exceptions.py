@@ -6,7 +6,8 @@ errors (``UsageError``) exit 2, everything else under ``SynthgenError`` exits 1.
 
     SynthgenError
     ├── UsageError                 bad command-line usage or API arguments (exit 2)
-    │   └── ParameterError         unknown generator, unknown/invalid parameter
+    │   ├── ParameterError         unknown generator, unknown/invalid parameter
+    │   └── NotFittedError         sample/save before fit (also sklearn's NotFittedError)
     ├── DataError                  the input table cannot be used
     │   ├── FileFormatError        missing, empty, unreadable or wrong-format file
     │   └── SchemaError            column problems, collected and raised together
@@ -14,7 +15,8 @@ errors (``UsageError``) exit 2, everything else under ``SynthgenError`` exits 1.
     │   └── NotEnoughRowsError     a rare class has too few rows for the method
     ├── ModelStoreError            saving or loading a model folder failed
     │   ├── IntegrityError         a payload's sha256 differs from the manifest
-    │   └── IncompatibleModelError manifest from an unknown format version
+    │   ├── IncompatibleModelError manifest from an unknown format version
+    │   └── UntrustedPayloadError  a pickle payload, refused unless loading is told to trust it
     ├── OutputExistsError          output exists and --force was not given
     ├── EvaluationError            inputs to evaluation do not fit together
     ├── ScorecardError             a scorecard file is corrupt or of another version
@@ -23,10 +25,13 @@ errors (``UsageError``) exit 2, everything else under ``SynthgenError`` exits 1.
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
 __all__ = [
     "SynthgenError",
     "UsageError",
     "ParameterError",
+    "NotFittedError",
     "DataError",
     "FileFormatError",
     "SchemaError",
@@ -35,6 +40,7 @@ __all__ = [
     "ModelStoreError",
     "IntegrityError",
     "IncompatibleModelError",
+    "UntrustedPayloadError",
     "OutputExistsError",
     "EvaluationError",
     "ScorecardError",
@@ -56,6 +62,11 @@ class UsageError(SynthgenError, ValueError):
 
 class ParameterError(UsageError):
     """Unknown generator name, unknown parameter, or a parameter value out of range."""
+
+
+class NotFittedError(UsageError, _SklearnNotFitted):
+    """A generator or sampler was used before ``fit``; also scikit-learn's ``NotFittedError``, so
+    ``except sklearn.exceptions.NotFittedError`` and ``check_is_fitted`` callers see it too."""
 
 
 class DataError(SynthgenError, ValueError):
@@ -92,6 +103,11 @@ class IntegrityError(ModelStoreError):
 
 class IncompatibleModelError(ModelStoreError):
     """The manifest comes from a format version this synthgen cannot read."""
+
+
+class UntrustedPayloadError(ModelStoreError):
+    """A model folder holds a pickle payload (written by an older synthgen) and loading was not told to
+    trust it: unpickling runs code, so it needs an explicit ``trust_pickle=True``."""
 
 
 class OutputExistsError(SynthgenError):

@@ -174,13 +174,17 @@ def generate_file(
     label: Any = None,
     force: bool = False,
     progress: bool = True,
+    trust_pickle: bool = False,
 ) -> GenerateResult:
-    """`synthgen generate`: stream n rows from a saved model to CSV/Parquet in bounded memory, atomically."""
+    """`synthgen generate`: stream n rows from a saved model to CSV/Parquet in bounded memory, atomically.
+
+    ``trust_pickle``: load a model folder whose payload is a pickle (written by an older synthgen, or
+    SDV's copula); unpickling runs code from the folder, so only for a folder you trust."""
     from tqdm.auto import tqdm
 
     n = positive_int(n, "n")
     check_output(out, force=force)
-    gen = load(model)
+    gen = load(model, trust_pickle=trust_pickle)
     start = time.perf_counter()
     chunks = gen.iter_sample(n, label=label, chunk_size=chunk_size, random_state=seed)
     with TableWriter(out, force=force) as writer, tqdm(

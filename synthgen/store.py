@@ -1,8 +1,12 @@
 """Model folders: ``manifest.json`` (lineage, schema, hashes) plus payload files.
 
+The store handles folders, manifests and hashes only: what a fitted generator holds, it writes and
+reads itself (``_get_state``/``_set_state``). It imports nothing from ``synthgen.models``; generators
+are known to it by name through ``register_generator``.
+
 Saving writes a temporary folder and renames it into place, and never replaces an existing
 folder unless ``force``. Loading checks the format version and every payload's sha256 before
-reading any payload, so a changed pickle is refused before it could run.
+reading any payload, and refuses a pickle payload unless told to trust it (``trust_pickle``).
 """
 
 from __future__ import annotations
@@ -10,18 +14,25 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .exceptions import IncompatibleModelError, IntegrityError, ModelStoreError
+from .exceptions import (
+    IncompatibleModelError,
+    IntegrityError,
+    ModelStoreError,
+    UntrustedPayloadError,
+)
 from .io import atomic_dir, sha256_file
-from .schema import Schema, _py
+from .schema import _py
 from .versions import library_versions as _library_versions
 from .versions import synthgen_version
 
-__all__ = ["save_generator", "load", "read_manifest", "library_versions", "MODEL_FORMAT_VERSION"]
+__all__ = ["save_generator", "load", "read_manifest", "verify_payload", "register_generator", "library_versions",
+           "MODEL_FORMAT_VERSION"]
 
 MODEL_FORMAT_VERSION = 1
 _LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "imbalanced-learn", "sdv", "ctgan", "torch", "pyarrow")
@@ -32,36 +43,40 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **_library_versions(("synthgen",) + _LIBRARIES)}
 
 
+_GENERATOR_TYPES: dict[str, type] = {}  # generator name -> class, filled by register_generator
+
+
+def register_generator(cls: type) -> type:
+    """Make a generator class loadable by its ``name`` (``synthgen.models`` registers every generator).
+
+    The store knows generators only through this table and the methods ``_get_state``/``_set_state``,
+    so it imports nothing from ``synthgen.models`` (which imports the store to save).
+    """
+    _GENERATOR_TYPES[cls.name] = cls
+    return cls
+
+
 def save_generator(generator: Any, path: str | Path, *, force: bool = False, extra: dict | None = None) -> Path:
-    """Write a fitted generator to ``path`` atomically; ``extra`` adds lineage (data file, split)."""
+    """Write a fitted generator to ``path`` atomically; ``extra`` adds lineage (data file, split).
+
+    The generator writes its own state (``generator._get_state(folder)``: payload files plus manifest
+    fields); the store adds the header, the payload hashes and the library versions.
+    """
     generator._check_fitted()
     path = Path(path)
     with atomic_dir(path, force=force) as tmp:
-        files = generator._save_payload(tmp)
+        state = dict(generator._get_state(tmp))
+        payload = dict(state.pop("payload"))
+        payload["files"] = {name: sha256_file(tmp / name) for name in payload["files"]}
         manifest = {
             "format": "synthgen-model",
             "format_version": MODEL_FORMAT_VERSION,
             "synthgen_version": synthgen_version(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "generator": generator.name,
-            "params": {k: _py(v) for k, v in generator.get_params().items()},
-            "seed": generator.seed_,
-            "target": generator.target_,
-            "classes": generator.classes_,
-            "class_counts": generator.class_counts_,
-            "training_data": dict(generator.training_),
+            **state,
             "split": None,
-            "schema": generator.schema_.to_dict(),
-            "encoder": generator.encoder_.get_state(),
-            "id_starts": generator.id_starts_,
-            # per rare class, per key column: rows-per-key histogram and missing share (JSON, no pickle)
-            "key_sizes": getattr(generator, "key_sizes_", []),
-            "payload": {
-                "format": generator.payload_format,
-                "executable": generator.payload_format == "pickle",
-                "contains_real_rows": bool(generator.contains_real_rows),
-                "files": {name: sha256_file(tmp / name) for name in files},
-            },
+            "payload": payload,
             "library_versions": library_versions(),
         }
         for key, value in (extra or {}).items():
@@ -116,32 +131,37 @@ def verify_payload(path: str | Path, manifest: dict) -> None:
             )
 
 
-def load(path: str | Path):
-    """Load a fitted generator from a model folder, after checking its version and payload hashes."""
-    from .models import generator_class
-    from .models.encoding import TableEncoder
+def load(path: str | Path, *, trust_pickle: bool = False):
+    """Load a fitted generator from a model folder, after checking its version and payload hashes.
 
+    The store builds the generator from the manifest's name and parameters and hands it the manifest
+    and the folder (``generator._set_state``); the generator reads its own state back. Payloads are
+    read without unpickling; a pickle payload (CTGAN/TVAE models written by an older synthgen,
+    SDV's Gaussian copula) is refused unless ``trust_pickle=True``: unpickling runs
+    code from the folder, so only do that for a folder you trust (its sha256s are checked either way).
+    """
     path = Path(path)
     manifest = read_manifest(path)
     verify_payload(path, manifest)
+    payload = manifest.get("payload") or {}
+    if payload.get("format") == "pickle" or payload.get("executable"):
+        if not trust_pickle:
+            raise UntrustedPayloadError(
+                f"model folder '{path}': its payload is a pickle ({manifest.get('generator')}, synthgen "
+                f"{manifest.get('synthgen_version')}) and loading it would run code from the folder, so it is refused; "
+                "refit the model, or load it with trust_pickle=True (CLI: --trust-pickle) if you trust whoever "
+                "wrote the folder"
+            )
+        warnings.warn(f"model folder '{path}': unpickling {', '.join(payload.get('files') or {})} (sha256s match the "
+                      f"manifest); this runs code from the folder: only do it for folders you trust",
+                      UserWarning, stacklevel=2)
+    name = manifest.get("generator")
+    if not isinstance(name, str) or name not in _GENERATOR_TYPES:
+        raise IncompatibleModelError(f"model folder '{path}': generator {name!r} is unknown to this synthgen "
+                                     f"(known: {', '.join(sorted(_GENERATOR_TYPES))})")
     try:
-        generator = generator_class(manifest["generator"])(**manifest["params"])
-        schema = Schema.from_dict(manifest["schema"])
-        generator.seed_ = int(manifest["seed"])
-        generator.schema_ = schema
-        generator.target_ = manifest["target"]
-        generator.classes_ = list(manifest["classes"])
-        generator.class_counts_ = dict(manifest["class_counts"])
-        generator.training_ = dict(manifest["training_data"])
-        generator.encoder_ = TableEncoder.from_state(schema, manifest["encoder"])
-        generator.id_starts_ = {k: int(v) for k, v in manifest["id_starts"].items()}
-        generator.key_sizes_ = [
-            {name: {"sizes": [[int(a), int(b)] for a, b in hist["sizes"]], "missing": float(hist.get("missing", 0.0))}
-             for name, hist in per_class.items()}
-            for per_class in manifest.get("key_sizes", [])  # absent in models saved before keys existed
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IncompatibleModelError(f"model folder '{path}': manifest is incomplete or unreadable ({exc})") from None
-    generator._load_payload(path)
-    generator.manifest_ = manifest
+        generator = _GENERATOR_TYPES[name](**manifest["params"])
+    except (KeyError, TypeError) as exc:
+        raise IncompatibleModelError(f"model folder '{path}': manifest parameters are unreadable ({exc})") from None
+    generator._set_state(manifest, path, trust_pickle=trust_pickle)
     return generator

@@ -52,8 +52,29 @@ def test_sampler_strategies():
     assert (y2 == 2).sum() == 420 and len(X2) == 1120 and list(X2.columns) == list(X.columns)
     X3, y3 = SynthSampler("smote-nc", sampling_strategy={2: 350}, random_state=1).fit_resample(X, y)
     assert (y3 == 2).sum() == 350
-    with pytest.raises(ParameterError, match="sampling_strategy"):
+    with pytest.raises(ParameterError, match="sampling_strategy: With over-sampling methods"):
         SynthSampler("smote-nc", sampling_strategy={2: 100}).fit_resample(X, y)
+    with pytest.raises(ParameterError, match="sampling_strategy: The 'sampling_strategy' parameter"):
+        SynthSampler("smote-nc", sampling_strategy="bogus").fit_resample(X, y)
+
+
+@pytest.mark.parametrize("strategy", ["auto", "minority", "not minority", "not majority", "all", {"A13": 200},
+                                      lambda y: {"A13": 100, "A12": 300}])
+def test_sampler_resolves_sampling_strategy_as_imbalanced_learn(strategy):
+    """Every form of imbalanced-learn's sampling_strategy gives RandomOverSampler's class counts (4 classes)."""
+    from collections import Counter
+
+    from imblearn.over_sampling import RandomOverSampler
+
+    df = load_german_credit()
+    X, y = df.drop(columns=["checking_status"]), df["checking_status"]
+    expected = Counter(RandomOverSampler(sampling_strategy=strategy, random_state=0).fit_resample(X, y)[1])
+    sampler = SynthSampler("gaussian-copula", sampling_strategy=strategy, random_state=0)
+    X_out, y_out = sampler.fit_resample(X, y)
+    assert Counter(y_out) == expected and len(X_out) == len(y_out)
+    assert list(y_out[: len(y)]) == list(y) and X_out.iloc[: len(X)].equals(X.reset_index(drop=True))
+    added = {label: n for label, n in sampler.sampling_strategy_.items() if n}
+    assert sorted(sampler.generator_.classes_) == sorted(added)
 
 
 def test_several_rare_classes():

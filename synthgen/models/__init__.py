@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import ParameterError
+from ..store import register_generator
 from .base import BaseGenerator
 from .copula import GaussianCopulaGenerator
 from .sdv_backend import CTGANGenerator, SDVGaussianCopulaGenerator, TVAEGenerator
@@ -66,3 +67,6 @@ def make_generator(name: str, **params: Any) -> BaseGenerator:
     if unknown:
         raise ParameterError(f"{name}: unknown parameter {unknown[0]!r}; valid: {', '.join(valid)}")
     return cls(**params)
+
+for _cls in _ALL.values():
+    register_generator(_cls)

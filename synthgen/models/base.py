@@ -1,26 +1,34 @@
 """The generator interface: public ``fit``/``sample`` validate; subclasses write ``_fit``/``_sample``.
 
-Following imbalanced-learn's template methods and scikit-learn's estimator habits:
-``__init__`` only stores keyword parameters, ``fit`` validates and resolves the seed once,
-learned state ends in ``_``. Subclasses see only model-space arrays (``ModelData``) and
-return exactly the number of rows asked for; schema, dtypes, identifiers, personal data
-and the target are handled here, once, for all generators.
+Following imbalanced-learn's template methods and scikit-learn's estimator habits: every
+generator is a ``sklearn.base.BaseEstimator`` (its ``get_params``/``set_params``, ``clone``,
+``__repr__`` and tags), ``__init__`` only stores keyword parameters, ``fit`` validates and resolves
+``random_state`` once, learned state ends in ``_``. Subclasses see only model-space arrays
+(``ModelData``) and return exactly the number of rows asked for; schema, dtypes, identifiers,
+personal data and the target are handled here, once, for all generators. Each generator writes and
+reads its own fitted state (``_get_state``/``_set_state``); ``synthgen.store`` only handles the
+folder, the manifest and the hashes.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
+import numbers
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
 
+from .. import store
 from ..exceptions import (
     DataError,
     GeneratorError,
+    IncompatibleModelError,
     NotEnoughRowsError,
+    NotFittedError,
     ParameterError,
     SchemaError,
     UsageError,
@@ -36,53 +44,89 @@ _MAX_BLOCK_ELEMENTS = 32_000_000  # model-space cells generated at once: bounds 
 
 
 def resolve_seed(random_state: Any) -> int:
-    """An int seed from ``random_state`` (None draws a fresh one, recorded so the run can be repeated)."""
+    """The one int seed a fit (or a sample call) derives everything from, recorded so the run can be repeated.
+
+    ``random_state`` takes what ``sklearn.utils.check_random_state`` takes, and a numpy ``Generator``:
+    None draws a fresh seed; an int is the seed itself (so int seeds give the rows they always gave);
+    a ``RandomState`` (or the ``numpy.random`` module) or a ``Generator`` gives one 32-bit draw, so
+    passing the same object to several fits gives each its own rows, as in scikit-learn.
+    """
     if random_state is None:
         return int(np.random.SeedSequence().entropy % (2**32))
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise ParameterError(f"random_state: expected an integer or None, got {random_state!r}")
-    if random_state < 0:
-        raise ParameterError(f"random_state: expected a non-negative integer, got {random_state}")
-    return int(random_state)
+    if isinstance(random_state, (bool, np.bool_)):
+        raise ParameterError(f"random_state: expected None, a whole number >= 0, a numpy RandomState or "
+                             f"Generator, got {random_state!r}")
+    if isinstance(random_state, numbers.Integral):
+        if random_state < 0:
+            raise ParameterError(f"random_state: expected a whole number >= 0, got {random_state}")
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**32))
+    try:
+        rs = check_random_state(random_state)
+    except (TypeError, ValueError):
+        raise ParameterError(f"random_state: expected None, a whole number >= 0, a numpy RandomState or "
+                             f"Generator, got {random_state!r}") from None
+    return int(rs.randint(2**32, dtype=np.int64))
 
 
 def child_seed(*keys: int) -> int:
-    """A 32-bit seed derived from a tuple of ints (for libraries that want an int, e.g. imblearn, torch)."""
+    """A 32-bit child seed keyed by ``(root seed, purpose, index...)``: ``SeedSequence(keys)``.
+
+    Every random stream of a fit or a sample call is such a child of the one resolved root seed
+    (a fit's per-class states ``(seed, 0, c)``, its other-row samples ``(seed, 2, c)``, block *b* of
+    class *c* ``(seed, 1, c, b)``), so streams never overlap and none depends on another's use.
+    The keys are the entropy rather than a ``spawn_key``, which keeps every int seed's rows as they were.
+    """
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
-class BaseGenerator:
-    """Learns the rare class(es) of a table and emits rows of them in the original schema."""
+class BaseGenerator(BaseEstimator):
+    """Learns the rare class(es) of a table and emits rows of them in the original schema.
+
+    A scikit-learn estimator: ``get_params``/``set_params`` (``deep`` honoured), ``clone``,
+    ``__repr__`` and ``__sklearn_tags__`` come from ``BaseEstimator``. ``random_state`` takes None,
+    an int, a numpy ``RandomState`` or ``Generator``; ``fit`` resolves it once into the recorded
+    ``seed_`` and derives every random stream from it (``child_seed``).
+    """
 
     name: ClassVar[str] = "base"
-    #: "npz" (arrays, no code execution on load) or "pickle" (backend objects; hash-checked before loading)
+    #: "npz" (arrays and JSON), "torch" (a state_dict read with weights_only=True, plus arrays and JSON) or
+    #: "pickle" (SDV's copula: loaded only with trust_pickle=True); the store checks every sha256 first
     payload_format: ClassVar[str] = "npz"
     #: whether the fitted payload holds real rows (SMOTE interpolates between stored rare rows)
     contains_real_rows: ClassVar[bool] = False
 
-    def __init__(self, *, random_state: int | None = None):
+    def __init__(self, *, random_state: Any = None):
         self.random_state = random_state
 
     # ------------------------------------------------------------ parameters
     @classmethod
     def param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.param_names()}
+        """The constructor's parameter names (scikit-learn's ``_get_param_names``)."""
+        return list(cls._get_param_names())
 
     def set_params(self, **params: Any) -> "BaseGenerator":
-        valid = self.param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ParameterError(f"{self.name}: unknown parameter '{key}'; valid: {', '.join(valid)}")
-            setattr(self, key, value)
-        return self
+        """scikit-learn's ``set_params`` (nested ``a__b`` keys included); an unknown name is a ParameterError."""
+        valid = self._get_param_names()
+        for key in params:
+            name = key.partition("__")[0]
+            if name not in valid:
+                raise ParameterError(f"{self.name}: unknown parameter '{name}'; valid: {', '.join(valid)}")
+        return super().set_params(**params)
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # fit(df, target): a DataFrame of mixed kinds (categories, text, missing values) plus the name of
+        # its label column, which it needs
+        tags.target_tags.required = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "states_")
 
     # ----------------------------------------------------------------- fit
     def min_rows(self) -> int:
@@ -196,7 +240,7 @@ class BaseGenerator:
         raise NotImplementedError
 
     # -------------------------------------------------------------- sample
-    def sample(self, n: int, label: Any = None, *, random_state: int | None = None) -> pd.DataFrame:
+    def sample(self, n: int, label: Any = None, *, random_state: Any = None) -> pd.DataFrame:
         """Exactly ``n`` new rows in the original schema (columns, order, dtypes), target set to the label."""
         parts = list(self.iter_sample(n, label=label, random_state=random_state))
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
@@ -208,9 +252,13 @@ class BaseGenerator:
         label: Any = None,
         *,
         chunk_size: int | None = None,
-        random_state: int | None = None,
+        random_state: Any = None,
     ) -> Iterator[pd.DataFrame]:
-        """Yield ``n`` rows in chunks of at most ``chunk_size``; the rows do not depend on the chunk size."""
+        """Yield ``n`` rows in chunks of at most ``chunk_size``; the rows do not depend on the chunk size.
+
+        ``random_state`` None uses the fit's seed (the same model gives the same rows); anything else
+        is resolved once per call, as ``fit`` resolves it.
+        """
         self._check_fitted()
         n = positive_int(n, "n")
         if chunk_size is not None:
@@ -314,15 +362,72 @@ class BaseGenerator:
         return pd.Series(text, dtype=object)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "states_"):
-            raise UsageError(f"{self.name} is not fitted yet; call fit(df, target=...) first")
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"{self.name} is not fitted yet; call fit(df, target=...) first")
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path, *, force: bool = False, extra: dict | None = None) -> Path:
-        """Write the fitted generator to a model folder (see synthgen.store)."""
-        from ..store import save_generator
+        """Write the fitted generator to a model folder (``synthgen.store.save_generator``)."""
+        return store.save_generator(self, path, force=force, extra=extra)
 
-        return save_generator(self, path, force=force, extra=extra)
+    def _get_state(self, folder: Path) -> dict:
+        """Write the fitted state: payload files into ``folder``, the rest returned as manifest fields.
+
+        Returns JSON-ready fields (``params``, ``seed``, ``schema``, ``encoder`` ...) and ``payload``
+        with ``format``, ``executable``, ``contains_real_rows`` and ``files`` (the names written); the
+        store adds each file's sha256. ``_set_state`` reads it back.
+        """
+        self._check_fitted()
+        params = self.get_params(deep=False)
+        if params.get("random_state") is not None and not isinstance(params["random_state"], numbers.Integral):
+            params["random_state"] = self.seed_  # a RandomState or Generator: the seed this fit drew from it
+        files = self._save_payload(folder)
+        return {
+            "params": {k: _py(v) for k, v in params.items()},
+            "seed": self.seed_,
+            "target": self.target_,
+            "classes": self.classes_,
+            "class_counts": self.class_counts_,
+            "training_data": dict(self.training_),
+            "schema": self.schema_.to_dict(),
+            "encoder": self.encoder_.get_state(),
+            "id_starts": self.id_starts_,
+            # per rare class, per key column: rows-per-key histogram and missing share (JSON, no pickle)
+            "key_sizes": self.key_sizes_,
+            "payload": {
+                "format": self.payload_format,
+                "executable": self.payload_format == "pickle",
+                "contains_real_rows": bool(self.contains_real_rows),
+                "files": list(files),
+            },
+        }
+
+    def _set_state(self, manifest: dict, folder: Path, *, trust_pickle: bool = False) -> None:
+        """Read back what ``_get_state`` wrote; ``synthgen.store.load`` has checked every payload hash.
+
+        ``trust_pickle``: whether a pickle payload (models written by older synthgen) may be unpickled.
+        """
+        try:
+            schema = Schema.from_dict(manifest["schema"])
+            seed = int(manifest["seed"])
+            target = manifest["target"]
+            classes = list(manifest["classes"])
+            class_counts = dict(manifest["class_counts"])
+            training = dict(manifest["training_data"])
+            encoder = TableEncoder.from_state(schema, manifest["encoder"])
+            id_starts = {k: int(v) for k, v in manifest["id_starts"].items()}
+            sizes = [
+                {name: {"sizes": [[int(a), int(b)] for a, b in hist["sizes"]], "missing": float(hist.get("missing", 0.0))}
+                 for name, hist in per_class.items()}
+                for per_class in manifest.get("key_sizes", [])  # absent in models saved before keys existed
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IncompatibleModelError(f"model folder '{folder}': manifest is incomplete or unreadable ({exc})") from None
+        self.seed_, self.schema_, self.target_, self.classes_ = seed, schema, target, classes
+        self.class_counts_, self.training_, self.encoder_ = class_counts, training, encoder
+        self.id_starts_, self.key_sizes_ = id_starts, sizes
+        self._load_payload(Path(folder), dict(manifest.get("payload") or {}), trust_pickle=trust_pickle)
+        self.manifest_ = manifest
 
     def _save_payload(self, folder: Path) -> list[str]:
         """Write fitted state into ``folder``; return the file names written."""
@@ -340,7 +445,8 @@ class BaseGenerator:
         (folder / "state.json").write_text(json.dumps(plain, indent=1, default=_py))
         return ["payload.npz", "state.json"]
 
-    def _load_payload(self, folder: Path) -> None:
+    def _load_payload(self, folder: Path, payload: dict, *, trust_pickle: bool = False) -> None:
+        """Read what ``_save_payload`` wrote (arrays with allow_pickle=False, JSON): nothing to trust."""
         plain = json.loads((folder / "state.json").read_text())
         with np.load(folder / "payload.npz", allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CTGANLayout", "generator_forward", "decode", "draw", "sample_model_frame"]
+__all__ = ["CTGANLayout", "spans_of", "generator_forward", "decode", "draw", "sample_frame", "sample_model_frame"]
 
 
 @dataclass(frozen=True)
@@ -49,25 +49,65 @@ class CTGANLayout:
 
     @classmethod
     def of(cls, model: Any) -> "CTGANLayout":
-        spans, offset = [], 0
-        for info in model._transformer._column_transform_info_list:
-            width = int(info.output_dimensions)
-            if info.column_type == "continuous":
-                gm = info.transform
-                valid = np.asarray(gm.valid_component_indicator, dtype=bool)
-                means = np.asarray(gm._bgm_transformer.means_, dtype=np.float64).reshape(-1)[valid]
-                stds = np.sqrt(np.asarray(gm._bgm_transformer.covariances_, dtype=np.float64)).reshape(-1)[valid]
-                spans.append(_Span(info.column_name, True, offset, width, means, stds))
-            else:
-                spans.append(_Span(info.column_name, False, offset, width, np.asarray(info.transform.dummies)))
-            offset += width
+        spans = spans_of(model._transformer)
         sampler = model._data_sampler
         if sampler._n_discrete_columns == 0:
-            return cls(tuple(spans), None, 0)
+            return cls(spans, None, 0)
         # ctgan's sample_original_condvec: positions with non-zero frequency, renormalised
         freq = np.asarray(sampler._discrete_column_category_prob, dtype=np.float64).ravel()
         freq = freq[freq != 0]
-        return cls(tuple(spans), freq / freq.sum(), int(sampler._n_categories))
+        return cls(spans, freq / freq.sum(), int(sampler._n_categories))
+
+    # a fitted layout as JSON (structure) plus arrays (values), so a saved model holds no pickle
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = spans_to_state(self.spans)
+        meta["n_cond"] = self.n_cond
+        if self.cond_probs is not None:
+            arrays["cond_probs"] = self.cond_probs
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "CTGANLayout":
+        return cls(spans_from_state(meta, arrays), arrays.get("cond_probs"), int(meta["n_cond"]))
+
+
+def spans_of(transformer: Any) -> tuple[_Span, ...]:
+    """The column spans of a fitted ctgan ``DataTransformer`` (CTGAN's and TVAE's are the same kind)."""
+    spans, offset = [], 0
+    for info in transformer._column_transform_info_list:
+        width = int(info.output_dimensions)
+        if info.column_type == "continuous":
+            gm = info.transform
+            valid = np.asarray(gm.valid_component_indicator, dtype=bool)
+            means = np.asarray(gm._bgm_transformer.means_, dtype=np.float64).reshape(-1)[valid]
+            stds = np.sqrt(np.asarray(gm._bgm_transformer.covariances_, dtype=np.float64)).reshape(-1)[valid]
+            spans.append(_Span(info.column_name, True, offset, width, means, stds))
+        else:
+            spans.append(_Span(info.column_name, False, offset, width, np.asarray(info.transform.dummies)))
+        offset += width
+    return tuple(spans)
+
+
+def spans_to_state(spans: tuple[_Span, ...]) -> tuple[dict, dict[str, np.ndarray]]:
+    meta = {"spans": [{"name": sp.name, "continuous": sp.continuous, "offset": sp.offset, "width": sp.width}
+                      for sp in spans]}
+    arrays: dict[str, np.ndarray] = {}
+    for k, sp in enumerate(spans):
+        values = np.asarray(sp.values)
+        if values.dtype == object:  # category codes: whole numbers in model space
+            values = values.astype(np.int64)
+        arrays[f"span{k}.values"] = values
+        if sp.stds is not None:
+            arrays[f"span{k}.stds"] = np.asarray(sp.stds, dtype=np.float64)
+    return meta, arrays
+
+
+def spans_from_state(meta: dict, arrays: dict[str, np.ndarray]) -> tuple[_Span, ...]:
+    return tuple(
+        _Span(str(sp["name"]), bool(sp["continuous"]), int(sp["offset"]), int(sp["width"]), arrays[f"span{k}.values"],
+              arrays.get(f"span{k}.stds"))
+        for k, sp in enumerate(meta["spans"])
+    )
 
 
 def generator_forward(generator: torch.nn.Module, z: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -128,15 +168,20 @@ def draw(logits: torch.Tensor, generator: torch.Generator) -> np.ndarray:
 
 def sample_model_frame(model: Any, layout: CTGANLayout, n: int, seed: int) -> dict[str, np.ndarray]:
     """``n`` rows from a fitted ctgan ``CTGAN`` model, as model-space columns keyed by name."""
-    batch = int(model._batch_size)
+    return sample_frame(model._generator, int(model._batch_size), int(model._embedding_dim), layout, n, seed)
+
+
+def sample_frame(generator_net: torch.nn.Module, batch: int, embedding_dim: int, layout: CTGANLayout, n: int,
+                 seed: int) -> dict[str, np.ndarray]:
+    """``n`` rows from CTGAN's generator network (trained batch size, noise width and layout given)."""
     rows = -(-n // batch) * batch  # whole batches, as ctgan draws them; the surplus is dropped
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        z = torch.randn(rows, int(model._embedding_dim), generator=generator)
+        z = torch.randn(rows, embedding_dim, generator=generator)
         if layout.cond_probs is not None:
             cond = torch.zeros(rows, layout.n_cond)
             picks = torch.multinomial(torch.from_numpy(layout.cond_probs), rows, replacement=True, generator=generator)
             cond[torch.arange(rows), picks] = 1.0
             z = torch.cat([z, cond], dim=1)
-        logits = generator_forward(model._generator, z, batch)[:n]
+        logits = generator_forward(generator_net, z, batch)[:n]
         return decode(layout, logits, lambda block: draw(block, generator))

@@ -1,15 +1,22 @@
 """CTGAN, TVAE (and SDV's own Gaussian copula, for side-by-side runs) through SDV.
 
 SDV sees model space: standardised numbers and integer category codes, so schema handling
-stays ours (rounding and range clipping included, so SDV's enforce_* options are off). Fits are made reproducible by seeding numpy, Python and torch around the call
-(restored afterwards); sampling sets SDV's random state from our seed, replacing SDV's hidden
-fixed seed. SDV objects can only be saved as pickles: the manifest says so and the store
-refuses to load a pickle whose sha256 differs from the manifest.
+stays ours (rounding and range clipping included, so SDV's enforce_* options are off). Fits are
+made reproducible by seeding numpy, Python and torch around the call (restored afterwards).
+Sampling skips SDV for CTGAN and TVAE (``ctgan_sampling``, ``tvae_sampling``: the trained network
+run directly, seeded from our seed; TVAE's rows equal SDV's bit for bit).
+
+Saved CTGAN/TVAE models hold no pickle: the network as a torch ``state_dict`` (read back with
+``torch.load(weights_only=True)``), the data transformer's spans as JSON plus arrays (npz, read with
+``allow_pickle=False``). SDV's Gaussian copula can only be saved as a pickle, and models written by
+synthgen before this format are pickles too: those load only with ``trust_pickle=True`` (the store
+warns, and still checks every sha256 first).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import pickle
 import random
@@ -20,7 +27,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from ..exceptions import IntegrityError, ParameterError, UntrustedPayloadError
 from .base import BaseGenerator
 from .encoding import ModelData
 
@@ -91,18 +98,30 @@ class _SDVGenerator(BaseGenerator):
             names.append(name)
         return names
 
-    def _load_payload(self, folder: Path) -> None:
+    def _load_payload(self, folder: Path, payload: dict, *, trust_pickle: bool = False) -> None:
+        if payload.get("format") != "pickle":
+            raise IntegrityError(f"model folder '{folder}': payload format {payload.get('format')!r} is not one "
+                                 f"{self.name} writes")
+        if not trust_pickle:  # the store refuses first; this keeps unpickling behind the flag whoever calls
+            raise UntrustedPayloadError(f"model folder '{folder}': the payload is a pickle; pass trust_pickle=True "
+                                        f"to load it")
         # only reached after synthgen.store verified every payload's sha256 against the manifest
         states = []
         for i in range(len(self.classes_)):
             with open(folder / f"synthesizer_{i}.pkl", "rb") as handle:
-                states.append(pickle.load(handle))  # noqa: S301 - hash-checked above
+                states.append(pickle.load(handle))  # hash-checked, and trusted by the caller
         self.states_ = states
 
 
 class _NeuralGenerator(_SDVGenerator):
+    """CTGAN and TVAE: trained through SDV, sampled from the network directly, saved without pickle."""
+
+    payload_format: ClassVar[str] = "torch"
+    #: payload file of class i's network: f"{_net_file}_{i}.pt"
+    _net_file: ClassVar[str] = "network"
+
     def __init__(self, *, epochs: int = 300, batch_size: int = 500, verbose: bool = True,
-                 random_state: int | None = None):
+                 random_state: Any = None):
         self.epochs = epochs
         self.batch_size = batch_size
         self.verbose = verbose
@@ -119,6 +138,77 @@ class _NeuralGenerator(_SDVGenerator):
     def block_rows(self) -> int:
         return 50_000
 
+    def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
+        cols = self._sample_columns(self._network(state), n, seed)
+        p, q = state["n_numeric"], state["n_codes"]
+        numeric = np.column_stack([cols[f"n{j}"] for j in range(p)]) if p else np.empty((n, 0))
+        codes = np.column_stack([cols[f"c{j}"] for j in range(q)]).astype(np.int32) if q else np.empty((n, 0), np.int32)
+        return ModelData(numeric.astype(np.float64, copy=False), codes)
+
+    # a fitted state holds SDV's synthesizer; a loaded one the network and what sampling needs of the rest
+    def _network(self, state: dict) -> dict:
+        if "network" not in state:
+            state.update(self._export(state["synthesizer"]._model))
+        return state
+
+    def _export(self, model: Any) -> dict:
+        """The network module, its rebuild sizes (JSON) and the decoding arrays, from a fitted ctgan model."""
+        raise NotImplementedError
+
+    def _rebuild(self, sizes: dict) -> Any:
+        raise NotImplementedError
+
+    def _sample_columns(self, state: dict, n: int, seed: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _save_payload(self, folder: Path) -> list[str]:
+        import torch
+
+        from .ctgan_sampling import spans_to_state
+
+        metas, arrays, names = [], {}, []
+        for i, state in enumerate(self.states_):
+            net = self._network(state)
+            name = f"{self._net_file}_{i}.pt"
+            torch.save(net["network"].state_dict(), folder / name)
+            names.append(name)
+            meta, span_arrays = spans_to_state(net["spans"])
+            if net.get("cond_probs") is not None:
+                span_arrays["cond_probs"] = net["cond_probs"]
+            metas.append({"sizes": net["sizes"], "n_numeric": state["n_numeric"], "n_codes": state["n_codes"],
+                          "n_cond": int(net.get("n_cond", 0)), **meta})
+            arrays.update({f"c{i}.{key}": value for key, value in span_arrays.items()})
+        np.savez(folder / "network.npz", **arrays)
+        (folder / "network.json").write_text(json.dumps(metas, indent=1))
+        return names + ["network.npz", "network.json"]
+
+    def _load_payload(self, folder: Path, payload: dict, *, trust_pickle: bool = False) -> None:
+        if payload.get("format") == "pickle":  # written by synthgen before networks were saved as state_dicts
+            super()._load_payload(folder, payload, trust_pickle=trust_pickle)
+            return
+        import torch
+
+        from .ctgan_sampling import spans_from_state
+
+        metas = json.loads((folder / "network.json").read_text())
+        with np.load(folder / "network.npz", allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        states = []
+        for i, meta in enumerate(metas):
+            name = f"{self._net_file}_{i}.pt"
+            try:
+                weights = torch.load(folder / name, map_location="cpu", weights_only=True)
+            except Exception as exc:  # torch raises several kinds for a file that is not weights
+                raise IntegrityError(f"model folder '{folder}': payload file '{name}' is not a torch state_dict of "
+                                     f"tensors ({' '.join(str(exc).split())[:200]})") from None
+            network = self._rebuild(meta["sizes"])
+            network.load_state_dict(weights)
+            mine = {k[len(f"c{i}.") :]: v for k, v in arrays.items() if k.startswith(f"c{i}.")}
+            states.append({"network": network, "sizes": meta["sizes"], "spans": spans_from_state(meta, mine),
+                           "cond_probs": mine.get("cond_probs"), "n_cond": int(meta.get("n_cond", 0)),
+                           "n_numeric": int(meta["n_numeric"]), "n_codes": int(meta["n_codes"])})
+        self.states_ = states
+
 
 class CTGANGenerator(_NeuralGenerator):
     """CTGAN (conditional GAN for tables) trained through SDV; progress bar shows epochs and both losses.
@@ -128,16 +218,7 @@ class CTGANGenerator(_NeuralGenerator):
     """
 
     name = "ctgan"
-
-    def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        from .ctgan_sampling import CTGANLayout, sample_model_frame
-
-        model = state["synthesizer"]._model
-        cols = sample_model_frame(model, CTGANLayout.of(model), n, seed)
-        p, q = state["n_numeric"], state["n_codes"]
-        numeric = np.column_stack([cols[f"n{j}"] for j in range(p)]) if p else np.empty((n, 0))
-        codes = np.column_stack([cols[f"c{j}"] for j in range(q)]).astype(np.int32) if q else np.empty((n, 0), np.int32)
-        return ModelData(numeric.astype(np.float64, copy=False), codes)
+    _net_file = "generator"
 
     def _synthesizer(self, metadata: Any) -> Any:
         from sdv.single_table import CTGANSynthesizer
@@ -145,17 +226,61 @@ class CTGANGenerator(_NeuralGenerator):
         return CTGANSynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size, verbose=self.verbose,
                                 enable_gpu=False, enforce_rounding=False, enforce_min_max_values=False)
 
+    def _export(self, model: Any) -> dict:
+        from .ctgan_sampling import CTGANLayout
+
+        layout = CTGANLayout.of(model)
+        sizes = {"embedding_dim": int(model._embedding_dim), "generator_dim": [int(d) for d in model._generator_dim],
+                 "data_dim": int(model._transformer.output_dimensions), "cond_dim": int(model._data_sampler.dim_cond_vec()),
+                 "batch_size": int(model._batch_size)}
+        return {"network": model._generator, "sizes": sizes, "spans": layout.spans, "cond_probs": layout.cond_probs,
+                "n_cond": layout.n_cond}
+
+    def _rebuild(self, sizes: dict) -> Any:
+        from ctgan.synthesizers.ctgan import Generator
+
+        return Generator(sizes["embedding_dim"] + sizes["cond_dim"], tuple(sizes["generator_dim"]), sizes["data_dim"])
+
+    def _sample_columns(self, state: dict, n: int, seed: int) -> dict[str, np.ndarray]:
+        from .ctgan_sampling import CTGANLayout, sample_frame
+
+        layout = CTGANLayout(state["spans"], state["cond_probs"], state["n_cond"])
+        sizes = state["sizes"]
+        return sample_frame(state["network"], sizes["batch_size"], sizes["embedding_dim"], layout, n, seed)
+
 
 class TVAEGenerator(_NeuralGenerator):
-    """TVAE (variational autoencoder for tables) through SDV; progress bar shows epochs and loss."""
+    """TVAE (variational autoencoder for tables) through SDV; progress bar shows epochs and loss.
+
+    Sampling runs the trained decoder directly (synthgen.models.tvae_sampling): SDV's rows for the seed,
+    bit for bit."""
 
     name = "tvae"
+    _net_file = "decoder"
 
     def _synthesizer(self, metadata: Any) -> Any:
         from sdv.single_table import TVAESynthesizer
 
         return TVAESynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size, verbose=self.verbose,
                                enable_gpu=False, enforce_rounding=False, enforce_min_max_values=False)
+
+    def _export(self, model: Any) -> dict:
+        from .ctgan_sampling import spans_of
+
+        sizes = {"embedding_dim": int(model.embedding_dim), "decompress_dims": [int(d) for d in model.decompress_dims],
+                 "data_dim": int(model.transformer.output_dimensions), "batch_size": int(model.batch_size)}
+        return {"network": model.decoder, "sizes": sizes, "spans": spans_of(model.transformer)}
+
+    def _rebuild(self, sizes: dict) -> Any:
+        from ctgan.synthesizers.tvae import Decoder
+
+        return Decoder(sizes["embedding_dim"], tuple(sizes["decompress_dims"]), sizes["data_dim"])
+
+    def _sample_columns(self, state: dict, n: int, seed: int) -> dict[str, np.ndarray]:
+        from .tvae_sampling import sample_tvae_frame
+
+        sizes = state["sizes"]
+        return sample_tvae_frame(state["network"], sizes["batch_size"], sizes["embedding_dim"], state["spans"], n, seed)
 
 
 class SDVGaussianCopulaGenerator(_SDVGenerator):
@@ -177,7 +302,9 @@ class SDVGaussianCopulaGenerator(_SDVGenerator):
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence SDV's info logging and library warnings (progress bars still show); run ctgan's
-    joblib-parallel data transforms in threads, which avoids ~15 s of process start-up per fit."""
+    joblib-parallel data transforms one after another in this process: a process pool costs ~15 s of
+    start-up per fit, and threads race on numpy's global generator (rdt draws each row's mode from
+    it), which made two fits with the same seed differ."""
     from joblib import parallel_config
 
     loggers = [logging.getLogger(name) for name in ("sdv", "rdt", "copulas", "SingleTableSynthesizer")]
@@ -185,7 +312,7 @@ def _quiet() -> Iterator[None]:
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), parallel_config(backend="threading"):
+        with warnings.catch_warnings(), parallel_config(backend="sequential"):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -117,8 +117,8 @@ class _ImblearnGenerator(BaseGenerator):
         """Fitted state beyond the stored rows (neighbour tables, bin edges)."""
         return {}
 
-    def _load_payload(self, folder: Path) -> None:
-        super()._load_payload(folder)
+    def _load_payload(self, folder: Path, payload: dict, *, trust_pickle: bool = False) -> None:
+        super()._load_payload(folder, payload, trust_pickle=trust_pickle)
         self._complete_fit_half()
 
     def _complete_fit_half(self) -> None:
