@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 def _names(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
-        raise argparse.ArgumentTypeError(f"expected comma-separated generator names, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
     return names
 
 
@@ -97,6 +97,15 @@ def _gen_param(text: str) -> tuple[str, str, Any]:
         raise argparse.ArgumentTypeError(f"expected GEN:KEY=VALUE, got {text!r}")
     key, value = _param(rest)
     return gen, key, value
+
+
+def _utility_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--utility-models", type=_names, default=None, metavar="hgb,logreg,rf",
+                   help="model families for utility: hgb (default; the gate reads it), logreg, rf, and lightgbm, "
+                        "xgboost when installed (synthgen[boosting]); hgb always runs")
+    p.add_argument("--utility-repeats", type=_int, default=3, metavar="N",
+                   help="model seeds each utility figure is averaged over (default 3; deterministic families "
+                        "are fitted once)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection (with MODEL_DIR: must match the model)")
     p.add_argument("--drop", action="append", default=[], metavar="COL",
                    help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
+    _utility_args(p)
     p.add_argument("--out", required=True, help="scorecard JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing scorecard")
 
@@ -194,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
     p.add_argument("--drop", action="append", default=[], metavar="COL",
                    help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
+    _utility_args(p)
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -426,7 +437,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     card = evaluate_files(args.out, synthetic=args.synthetic, model=args.model, data=args.data, train=args.train,
                           holdout=args.holdout, target=args.target, protected=args.protected, seed=args.seed,
-                          column_kinds=_kinds(args), drop=args.drop, force=args.force)
+                          column_kinds=_kinds(args), drop=args.drop, force=args.force,
+                          utility_models=args.utility_models, utility_repeats=args.utility_repeats)
     subs = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in card.subscores.items())
     print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}")
     return 0
@@ -456,7 +468,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = run_compare(df, args.target, args.generators, n=n, amounts=args.amounts, protected=args.protected or None,
                          seeds=args.seeds, policy=args.policy, holdout=args.holdout, params=params,
                          out=Path(args.out), progress=progress, force=args.force, column_kinds=_kinds(args),
-                         drop=args.drop)
+                         drop=args.drop, utility_models=args.utility_models, utility_repeats=args.utility_repeats)
     best = result.best
     print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
     amounts = result.data.get("amounts")

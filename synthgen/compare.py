@@ -457,6 +457,8 @@ def run_compare(
     title: str | None = None,
     column_kinds: dict[str, str] | None = None,
     drop: list[str] | None = None,
+    utility_models: list[str] | None = None,
+    utility_repeats: int = 3,
 ) -> CompareResult:
     """Fit, sample, evaluate and gate every generator on one split; write index.html, compare.json,
     compare.md, scorecards/<gen>-seed<k>.json and verdicts/<gen>-seed<k>.json into ``out``.
@@ -472,6 +474,7 @@ def run_compare(
     <target>").
     """
     from .evaluation import evaluate
+    from .evaluation.utility import check_repeats, resolve_models
     from .gate import load_policy
     from .models import make_generator
     from .pipeline import decide_schema, drop_columns, split_table, train_schema
@@ -491,6 +494,8 @@ def run_compare(
         n = None if n is None else _int(n)
     multiples = _check_amounts(amounts, counts_asked, n)
     _check_inputs(df, target, generators, n, protected, seeds, params)
+    utility_opts = {"utility_models": [m.name for m in resolve_models(utility_models)],
+                    "utility_repeats": check_repeats(utility_repeats)}
     df = drop_columns(df, drop, target)
     for col in protected or []:
         if col not in df.columns:
@@ -560,7 +565,7 @@ def run_compare(
                     synthetic = step("sample", f"sample {n_rows:,} rows{main_txt}", lambda: gen.sample(n_rows))
                     card = step("evaluate", "evaluate against the real holdout",
                                 lambda: evaluate(train, hold, synthetic, target=target, protected=protected or None,
-                                                 random_state=seed, schema=schema))
+                                                 random_state=seed, schema=schema, **utility_opts))
                     verdict = step("gate", f"gate with policy '{gate_policy.name or gate_policy.path}'",
                                    lambda: gate_policy.check(card))
                 except Exception as exc:  # noqa: BLE001 - a failing generator must not stop the others
@@ -590,7 +595,7 @@ def run_compare(
                             gen, a, seed, tag, run_id, tmp, say, timings,
                             lambda synthetic: evaluate(train, hold, synthetic, target=target,
                                                        protected=protected or None, random_state=seed,
-                                                       schema=schema),
+                                                       schema=schema, **utility_opts),
                             gate_policy)
 
         leaderboard = _leaderboard(generators, seeds, runs, scorecards, verdicts, timings)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import audit
+from .evaluation.utility import check_repeats, resolve_models
 from .exceptions import DataError, IntegrityError, NotEnoughRowsError, ParameterError, UsageError
 from .io import TableWriter, check_output, read_table, sha256_file
 from .models import make_generator
@@ -231,6 +232,8 @@ def evaluate_files(
     column_kinds: dict[str, str] | None = None,
     drop: list[str] | None = None,
     force: bool = False,
+    utility_models: list[str] | None = None,
+    utility_repeats: int = 3,
 ):
     """`synthgen evaluate`: score a synthetic file against real train/holdout files, or against the
     split a model recorded (rebuilt from DATA, which must hash to the manifest's data sha256).
@@ -241,6 +244,8 @@ def evaluate_files(
     from .evaluation import evaluate
 
     check_output(out, force=force)
+    resolve_models(utility_models)  # a bad name or count fails before any file is read
+    check_repeats(utility_repeats)
     if model is not None:
         if data is None:
             raise UsageError("evaluate MODEL_DIR needs --data DATA (the table the model was fitted on)")
@@ -268,7 +273,7 @@ def evaluate_files(
         schema = Schema(columns=[c for c in schema.columns if c.name not in set(drop or [])], target=schema.target,
                         notes=schema.notes)
     card = evaluate(real_train, real_holdout, rows, target=target, protected=protected or None,
-                    random_state=seed, schema=schema)
+                    random_state=seed, schema=schema, utility_models=utility_models, utility_repeats=utility_repeats)
     card.save(out, force=force)
     return card
 

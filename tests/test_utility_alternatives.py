@@ -82,7 +82,12 @@ def test_calibration_of_baseline_and_augmented(scored):
 def test_brier_matches_scikit_learn_and_tuning_never_sees_the_holdout():
     """Brier equals scikit-learn's; the tuned threshold is the same whatever the holdout holds."""
     from synthgen.evaluation._frame import prepare
-    from synthgen.evaluation.utility import _scores, calibration
+    from synthgen.evaluation.utility import FAMILIES, _data, _fit_options, calibration
+
+    def _scores(frames, seed):
+        d, model_seed = _data(frames, np.random.default_rng(seed))
+        run = _fit_options(FAMILIES["hgb"], d, model_seed, primary=True)
+        return run["scores"], None, run["tuning"]
 
     train, holdout, target, label, _ = fraud_setup(legit=4_000)
     syn = copula_sample(train, target, label, 300)

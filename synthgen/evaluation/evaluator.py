@@ -33,8 +33,16 @@ def evaluate(
     label: Any = None,
     random_state: int = 0,
     schema: Schema | None = None,
+    utility_models: Sequence[str] | str | None = None,
+    utility_repeats: int = _utility.DEFAULT_REPEATS,
 ) -> Scorecard:
-    """Score synthetic rare-class rows against real train and an unseen real holdout; never mutates inputs."""
+    """Score synthetic rare-class rows against real train and an unseen real holdout; never mutates inputs.
+
+    ``utility_models``: model families for utility besides ``hgb`` (which the gate reads), e.g.
+    ``["logreg", "rf"]``; ``utility_repeats``: model seeds each utility figure is averaged over.
+    """
+    _utility.resolve_models(utility_models)  # a bad name or count fails before any work
+    _utility.check_repeats(utility_repeats)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     frames = prepare(real_train, real_holdout, synthetic, target, protected, label, schema)
@@ -60,7 +68,7 @@ def evaluate(
                           "noise_reference": noise}
 
     t = time.perf_counter()
-    u_values, u_details, preds = _utility.utility(frames, seed[1])
+    u_values, u_details, preds = _utility.utility(frames, seed[1], utility_models, utility_repeats)
     timings["utility"] = time.perf_counter() - t
     values.update(u_values)
     details["utility"] = u_details

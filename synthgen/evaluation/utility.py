@@ -21,18 +21,21 @@ rows, and an interval that contains 0 is "no measurable change", never a gain. C
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 
-from ._frame import Frames, model_matrix, omp_threads
+from ..exceptions import EvaluationError, UsageError
+from ._frame import Frames, model_matrix
 from .base import metric
+from .utility_models import FAMILIES, MODEL_PARAMS, UtilityModel, resolve_models
 
-__all__ = ["utility", "MODEL_PARAMS", "BOOTSTRAP", "holdout_metrics"]
+__all__ = ["utility", "MODEL_PARAMS", "BOOTSTRAP", "DEFAULT_REPEATS", "holdout_metrics", "resolve_models",
+           "check_repeats"]
 
-MODEL_PARAMS = dict(max_iter=150, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
-                    l2_regularization=0.0, early_stopping=False)
 BOOTSTRAP = 200
+DEFAULT_REPEATS = 3
 FPR_TARGET = 0.01
 MEASURES = ("pr_auc", "roc_auc", "recall", "precision", "f1", "recall_at_1pct_fpr", "precision_at_1pct_fpr")
 
@@ -186,34 +189,36 @@ def label_fidelity(p_real_rare: np.ndarray, p_syn: np.ndarray, p_other: np.ndarr
     return float(value), details
 
 
-def _fit_predict(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, Xh: np.ndarray, seed: int,
-                 sample_weight: np.ndarray | None = None) -> np.ndarray:
-    clf = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed, **MODEL_PARAMS)
-    with omp_threads(len(X)):
-        clf.fit(X, y, sample_weight=sample_weight)
-        return clf.predict_proba(Xh)[:, 1]
-
-
-def tuned_threshold(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, seed: int) -> tuple[float, dict]:
+def tuned_threshold(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, seed: int,
+                    model: UtilityModel | None = None) -> tuple[float, dict]:
     """The F1-maximising decision threshold on out-of-fold predictions of real train (never the holdout).
 
     The rule of scikit-learn's TunedThresholdClassifierCV(scoring="f1", cv=3, refit=True): thresholds
     are scored on the folds' held-out predictions and applied to the model fitted on all of train.
+    With fewer rare train rows than folds there is nothing to tune: the threshold stays 0.5, and the
+    record says so (``fallback``).
     """
     from sklearn.metrics import precision_recall_curve
     from sklearn.model_selection import StratifiedKFold
 
+    model = model or FAMILIES["hgb"]
+    rule = "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)"
+    rare = int(y.sum())
+    if min(rare, len(y) - rare) < TUNE_FOLDS:
+        return 0.5, {"threshold": 0.5, "out_of_fold_f1": math.nan, "folds": TUNE_FOLDS, "rule": rule,
+                     "fallback": f"real train has {rare} rare rows; {TUNE_FOLDS}-fold tuning needs at least "
+                                 f"{TUNE_FOLDS}: the tuned threshold is the default 0.5 (the same as the baseline)"}
     oof = np.empty(len(y))
     folds = StratifiedKFold(n_splits=TUNE_FOLDS, shuffle=True, random_state=seed)
     for tr, te in folds.split(X, y):
-        oof[te] = _fit_predict(X[tr], y[tr], is_cat, X[te], seed)
+        oof[te] = model.fit_predict(X[tr], y[tr], is_cat, X[te], seed)
     prec, rec, thr = precision_recall_curve(y, oof)
     f1 = np.where(prec[:-1] + rec[:-1] > 0, 2 * prec[:-1] * rec[:-1] / np.maximum(prec[:-1] + rec[:-1], 1e-300), 0)
     best = int(np.argmax(f1))
     # precision_recall_curve counts score >= thr as positive; holdout_metrics counts score > threshold
     threshold = float(np.nextafter(thr[best], -np.inf))
     return threshold, {"threshold": float(thr[best]), "out_of_fold_f1": float(f1[best]), "folds": TUNE_FOLDS,
-                       "rule": "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)"}
+                       "rule": rule}
 
 
 def calibration(p: np.ndarray, y: np.ndarray) -> dict:
@@ -249,27 +254,114 @@ def _interval(d: np.ndarray, value: float) -> tuple[list[float], bool, str]:
     return [lo, hi], significant, verdict
 
 
-def _scores(frames: Frames, seed: int) -> tuple[dict, dict, dict]:
-    """Holdout scores and decision thresholds of the alternatives and the augmented model, plus the
-    baseline's scores for the synthetic rows (label fidelity) and the tuning record."""
-    rng = np.random.default_rng(seed)
+OPTIONS = ALTERNATIVES + ("augmented",)
+MIN_HOLDOUT_RARE = 5  # fewer rare holdout rows leave PR-AUC and recall at 1% FPR undefined or one-row noise
+
+
+@dataclass
+class _Data:
+    """The model matrices every family trains on, built once per evaluation."""
+
+    X_tr: np.ndarray
+    y_tr: np.ndarray
+    is_cat: np.ndarray
+    X_ho: np.ndarray
+    X_syn: np.ndarray
+    y_syn: np.ndarray
+    X_os: np.ndarray
+    y_os: np.ndarray
+    weights: np.ndarray
+
+
+def _data(frames: Frames, rng: np.random.Generator) -> tuple[_Data, int]:
+    """Matrices, balanced class weights and the oversampled train set; the base model seed."""
     model_seed = int(rng.integers(2**31 - 1))
     X_tr, is_cat = model_matrix(frames, ["train"])
     X_syn, _ = model_matrix(frames, ["synthetic"])
     X_ho, _ = model_matrix(frames, ["holdout"])
     y_tr = frames.y["train"].astype(int)
     y_syn = frames.y["synthetic"].astype(int)
-    p_base_all = _fit_predict(X_tr, y_tr, is_cat, np.vstack([X_ho, X_syn]), model_seed)
-    p_base, p_base_syn = p_base_all[: len(X_ho)], p_base_all[len(X_ho):]
     weights = np.where(y_tr == 1, len(y_tr) / (2.0 * y_tr.sum()), len(y_tr) / (2.0 * (len(y_tr) - y_tr.sum())))
-    p_cw = _fit_predict(X_tr, y_tr, is_cat, X_ho, model_seed, sample_weight=weights)
     X_os, y_os = _oversample(X_tr, y_tr, int(y_syn.sum()), int(rng.integers(2**31 - 1)))
-    p_os = _fit_predict(X_os, y_os, is_cat, X_ho, model_seed)
-    p_aug = _fit_predict(np.vstack([X_tr, X_syn]), np.r_[y_tr, y_syn], is_cat, X_ho, model_seed)
-    threshold, tuning = tuned_threshold(X_tr, y_tr, is_cat, model_seed)
+    return _Data(X_tr, y_tr, is_cat, X_ho, X_syn, y_syn, X_os, y_os, weights), model_seed
+
+
+def _fit_options(model: UtilityModel, d: _Data, seed: int, primary: bool) -> dict:
+    """One family, one seed: holdout scores and decision thresholds of every option, the tuning record,
+    and (primary family only) the baseline's scores for the synthetic rows, for label fidelity."""
+    p_all = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, np.vstack([d.X_ho, d.X_syn]) if primary else d.X_ho, seed)
+    p_base = p_all[: len(d.X_ho)]
+    p_cw = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, seed, d.weights)
+    p_os = model.fit_predict(d.X_os, d.y_os, d.is_cat, d.X_ho, seed)
+    p_aug = model.fit_predict(np.vstack([d.X_tr, d.X_syn]), np.r_[d.y_tr, d.y_syn], d.is_cat, d.X_ho, seed)
+    threshold, tuning = tuned_threshold(d.X_tr, d.y_tr, d.is_cat, seed, model)
     scores = {"baseline": (p_base, 0.5), "class_weights": (p_cw, 0.5), "tuned_threshold": (p_base, threshold),
               "oversampling": (p_os, 0.5), "augmented": (p_aug, 0.5)}
-    return scores, {"synthetic": p_base_syn, "rng": rng}, tuning
+    return {"scores": scores, "tuning": tuning, "synthetic": p_all[len(d.X_ho):] if primary else None}
+
+
+def _repeat_seeds(model_seed: int, repeats: int) -> list[int]:
+    """The first repeat uses the base model seed; further repeats get seeds spawned from it."""
+    spawned = np.random.SeedSequence(model_seed).spawn(repeats - 1)
+    return [model_seed] + [int(s.generate_state(1)[0] % (2**31 - 1)) for s in spawned]
+
+
+def _bootstrap(runs: dict[str, list[dict]], y: np.ndarray, rng: np.random.Generator,
+               rep_rng: np.random.Generator) -> tuple[dict, dict]:
+    """Paired bootstrap over holdout rows (stratified, so every resample has both classes), shared by all
+    families; a family with several repeats also resamples its repeats (with replacement) in each replicate,
+    so the interval covers the seed spread as well as the holdout's. Returns, per family, each option's
+    replicate x measure array (mean over the drawn repeats) and the Brier change per replicate."""
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    curves = {name: [{o: _curve(p, y) for o, (p, _) in r["scores"].items()} for r in reps]
+              for name, reps in runs.items()}
+    draws = {name: {o: np.empty((BOOTSTRAP, len(MEASURES))) for o in OPTIONS} for name in runs}
+    brier = {name: np.empty(BOOTSTRAP) for name in runs}
+    for b in range(BOOTSTRAP):
+        w = np.bincount(rng.choice(pos, size=len(pos)), minlength=len(y)) + \
+            np.bincount(rng.choice(neg, size=len(neg)), minlength=len(y))
+        for name, reps in runs.items():
+            drawn = rep_rng.integers(0, len(reps), len(reps)) if len(reps) > 1 else np.zeros(1, dtype=int)
+            counts = np.bincount(drawn, minlength=len(reps))
+            acc = {o: np.zeros(len(MEASURES)) for o in OPTIONS}
+            change = 0.0
+            for i in np.flatnonzero(counts):
+                sc = reps[i]["scores"]
+                for o, (p, t) in sc.items():
+                    ms = holdout_metrics(p, y, w, curves[name][i][o], t)
+                    acc[o] += counts[i] * np.array([ms[m] for m in MEASURES])
+                p_base, p_aug = sc["baseline"][0], sc["augmented"][0]
+                change += counts[i] * float(w @ ((p_aug - y) ** 2 - (p_base - y) ** 2)) / w.sum()
+            for o in OPTIONS:
+                draws[name][o][b] = acc[o] / len(reps)
+            brier[name][b] = change / len(reps)
+    return draws, brier
+
+
+def _summary(reps: list[dict], draws: dict, brier_draws: np.ndarray, y: np.ndarray) -> dict:
+    """One family's point values (mean over its repeats), uplift over the baseline and difference from the
+    best alternative per measure, each with its interval and verdict."""
+    point = {}
+    for o in OPTIONS:
+        per = [holdout_metrics(r["scores"][o][0], y, threshold=r["scores"][o][1]) for r in reps]
+        point[o] = {m: float(np.mean([p[m] for p in per])) if len(per) > 1 else per[0][m] for m in MEASURES}
+    base, aug = point["baseline"], point["augmented"]
+    uplift, versus = {}, {}
+    for k, m in enumerate(MEASURES):
+        value = aug[m] - base[m]
+        ci, significant, verdict = _interval(draws["augmented"][:, k] - draws["baseline"][:, k], value)
+        uplift[m] = {"baseline": base[m], "augmented": aug[m], "uplift": value, "ci95": ci,
+                     "significant": significant, "verdict": verdict}
+        best = max(ALTERNATIVES, key=lambda a: (point[a][m], -ALTERNATIVES.index(a)))
+        value = aug[m] - point[best][m]
+        best_d = draws["augmented"][:, k] - np.max([draws[a][:, k] for a in ALTERNATIVES], axis=0)
+        ci, significant, verdict = _interval(best_d, value)
+        versus[m] = {"best": best, "best_value": point[best][m], "augmented": aug[m], "difference": value,
+                     "ci95": ci, "significant": significant, "verdict": verdict}
+    change = [float(np.mean((r["scores"]["augmented"][0] - y) ** 2) - np.mean((r["scores"]["baseline"][0] - y) ** 2))
+              for r in reps]
+    return {"alternatives": point, "uplift": uplift, "vs_best_alternative": versus,
+            "brier_change": float(np.mean(change)), "brier_change_ci95": _interval(brier_draws, 0.0)[0]}
 
 
 def _oversample(X: np.ndarray, y: np.ndarray, extra: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,70 +375,86 @@ def _oversample(X: np.ndarray, y: np.ndarray, extra: int, seed: int) -> tuple[np
     return np.where(np.isinf(X_os), np.nan, X_os), y_os
 
 
-def utility(frames: Frames, seed: int) -> tuple[dict[str, float], dict, dict]:
-    """The alternatives and the augmented model on holdout: metric values, details, holdout predictions."""
-    scores, extra, tuning = _scores(frames, seed)
-    rng = extra["rng"]
+def _agreement(summaries: dict[str, dict]) -> dict:
+    """Where the families' verdicts on augmented vs the best alternative differ, per headline measure."""
+    out = {}
+    for m in ("pr_auc", "recall_at_1pct_fpr"):
+        verdicts = {name: s["vs_best_alternative"][m]["verdict"] for name, s in summaries.items()}
+        out[m] = {"verdicts": verdicts, "agree": len(set(verdicts.values())) == 1}
+    return out
+
+
+def check_repeats(repeats: int) -> int:
+    """``--utility-repeats``: a whole number >= 1."""
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise UsageError(f"--utility-repeats must be a whole number >= 1, got {repeats!r}")
+    return int(repeats)
+
+
+def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None,
+            repeats: int = DEFAULT_REPEATS) -> tuple[dict[str, float], dict, dict]:
+    """The alternatives and the augmented model on holdout, for each model family (``hgb`` first: the
+    scorecard's metrics and the gate read it): metric values, details, the hgb holdout predictions."""
+    families = resolve_models(models)
+    repeats = check_repeats(repeats)
     y_ho = frames.y["holdout"].astype(int)
-    y_syn = frames.y["synthetic"].astype(int)
-    curves = {name: _curve(p, y_ho) for name, (p, _) in scores.items()}
-    point = {name: holdout_metrics(p, y_ho, curve=curves[name], threshold=t) for name, (p, t) in scores.items()}
-    base, aug = point["baseline"], point["augmented"]
-    # paired bootstrap over holdout rows, stratified so every resample has both classes
-    pos, neg = np.flatnonzero(y_ho == 1), np.flatnonzero(y_ho == 0)
-    uplift_d = {m: np.empty(BOOTSTRAP) for m in MEASURES}
-    best_d = {m: np.empty(BOOTSTRAP) for m in MEASURES}
-    brier_d = np.empty(BOOTSTRAP)
-    p_base, p_aug = scores["baseline"][0], scores["augmented"][0]
-    for b in range(BOOTSTRAP):
-        w = np.bincount(rng.choice(pos, size=len(pos)), minlength=len(y_ho)) + \
-            np.bincount(rng.choice(neg, size=len(neg)), minlength=len(y_ho))
-        ms = {name: holdout_metrics(p, y_ho, w, curves[name], t) for name, (p, t) in scores.items()}
-        for m in MEASURES:
-            uplift_d[m][b] = ms["augmented"][m] - ms["baseline"][m]
-            best_d[m][b] = ms["augmented"][m] - max(ms[a][m] for a in ALTERNATIVES)
-        brier_d[b] = float(w @ ((p_aug - y_ho) ** 2 - (p_base - y_ho) ** 2)) / w.sum()
-    uplift, versus = {}, {}
-    for m in MEASURES:
-        value = aug[m] - base[m]
-        ci, significant, verdict = _interval(uplift_d[m], value)
-        uplift[m] = {"baseline": base[m], "augmented": aug[m], "uplift": value, "ci95": ci,
-                     "significant": significant, "verdict": verdict}
-        best = max(ALTERNATIVES, key=lambda a: (point[a][m], -ALTERNATIVES.index(a)))
-        value = aug[m] - point[best][m]
-        ci, significant, verdict = _interval(best_d[m], value)
-        versus[m] = {"best": best, "best_value": point[best][m], "augmented": aug[m], "difference": value,
-                     "ci95": ci, "significant": significant, "verdict": verdict}
-    cal = {"baseline": calibration(p_base, y_ho), "augmented": calibration(p_aug, y_ho)}
-    cal["brier_change_ci95"] = _interval(brier_d, 0.0)[0]
-    values = {f"utility.{m}_uplift": uplift[m]["uplift"] for m in
-              ("pr_auc", "recall", "roc_auc", "f1", "recall_at_1pct_fpr", "precision")}
+    if y_ho.sum() < MIN_HOLDOUT_RARE:
+        raise EvaluationError(f"real_holdout has {int(y_ho.sum())} rare rows; utility needs at least "
+                              f"{MIN_HOLDOUT_RARE} to compare the alternatives (use a larger holdout)")
+    rng = np.random.default_rng(seed)
+    d, model_seed = _data(frames, rng)
+    runs = {m.name: [_fit_options(m, d, s, m.name == "hgb")
+                     for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)] for m in families}
+    draws, brier = _bootstrap(runs, y_ho, rng, np.random.default_rng([seed, 1]))
+    summaries = {name: _summary(reps, draws[name], brier[name], y_ho) for name, reps in runs.items()}
+    values, details = _primary(runs["hgb"][0], summaries["hgb"], frames, y_ho, rng)
+    details["models"] = {m.name: {"description": m.description, "seeded": m.seeded, "fits": len(runs[m.name]),
+                                  **summaries[m.name]} for m in families}
+    details["agreement"] = _agreement(summaries)
+    details["repeats"] = {"requested": repeats, "rule": REPEAT_RULE}
+    p_base, p_aug = runs["hgb"][0]["scores"]["baseline"][0], runs["hgb"][0]["scores"]["augmented"][0]
+    preds = {"y": y_ho, "baseline": (p_base > 0.5).astype(int), "augmented": (p_aug > 0.5).astype(int)}
+    return values, details, preds
+
+
+REPEAT_RULE = ("each figure is the mean over the model seeds; a family whose fit uses no randomness (hgb, "
+               "logreg, lightgbm, xgboost as configured) gives one model for every seed and is fitted once; the "
+               "interval resamples holdout rows and, per replicate, the repeats with replacement")
+
+
+def _primary(run: dict, summary: dict, frames: Frames, y_ho: np.ndarray,
+             rng: np.random.Generator) -> tuple[dict[str, float], dict]:
+    """The scorecard's utility metrics and details, read from the gate's family (hgb)."""
+    p_base, p_aug = run["scores"]["baseline"][0], run["scores"]["augmented"][0]
+    uplift, versus, point = summary["uplift"], summary["vs_best_alternative"], summary["alternatives"]
+    cal = {"baseline": calibration(p_base, y_ho), "augmented": calibration(p_aug, y_ho),
+           "brier_change_ci95": summary["brier_change_ci95"]}
+    headline = ("pr_auc", "recall", "roc_auc", "f1", "recall_at_1pct_fpr", "precision")
+    values = {f"utility.{m}_uplift": uplift[m]["uplift"] for m in headline}
     for m in ("pr_auc", "recall_at_1pct_fpr"):
         values[f"utility.{m}_vs_best_alternative"] = versus[m]["difference"]
     values["utility.brier_change"] = cal["augmented"]["brier"] - cal["baseline"]["brier"]
-    fidelity, fidelity_details = label_fidelity(p_base[y_ho == 1], extra["synthetic"][y_syn == 1],
+    y_syn = frames.y["synthetic"].astype(int)
+    fidelity, fidelity_details = label_fidelity(p_base[y_ho == 1], run["synthetic"][y_syn == 1],
                                                 p_base[y_ho == 0], rng)
     values["utility.label_fidelity"] = fidelity
-    values["utility.pr_auc_augmented"] = aug["pr_auc"]
-    values["utility.pr_auc_baseline"] = base["pr_auc"]
-    ci95 = {f"utility.{m}_uplift": uplift[m]["ci95"] for m in
-            ("pr_auc", "recall", "roc_auc", "f1", "recall_at_1pct_fpr", "precision")}
+    values["utility.pr_auc_augmented"] = point["augmented"]["pr_auc"]
+    values["utility.pr_auc_baseline"] = point["baseline"]["pr_auc"]
+    ci95 = {f"utility.{m}_uplift": uplift[m]["ci95"] for m in headline}
     ci95.update({f"utility.{m}_vs_best_alternative": versus[m]["ci95"] for m in ("pr_auc", "recall_at_1pct_fpr")})
     ci95["utility.brier_change"] = cal["brier_change_ci95"]
     if not math.isnan(fidelity):
         ci95["utility.label_fidelity"] = fidelity_details["ci95"]
     details = {
-        "model": "HistGradientBoostingClassifier(" + ", ".join(f"{k}={v}" for k, v in MODEL_PARAMS.items())
-                 + ", native categories)",
+        "model": FAMILIES["hgb"].description,
         "bootstrap_resamples": BOOTSTRAP,
         "rows": {"train": int(frames.y["train"].size), "synthetic": int(len(y_syn)), "holdout": int(len(y_ho)),
                  "holdout_rare": int(y_ho.sum()), "oversampled": int(y_syn.sum())},
-        "baseline": base, "augmented": aug, "uplift": uplift,
-        "alternatives": point, "vs_best_alternative": versus, "tuned_threshold": tuning,
-        "calibration": cal, "label_fidelity": fidelity_details,
+        "baseline": point["baseline"], "augmented": point["augmented"], "uplift": uplift,
+        "alternatives": point, "vs_best_alternative": versus,
+        "tuned_threshold": run["tuning"], "calibration": cal, "label_fidelity": fidelity_details,
         "ci95": {k: v for k, v in ci95.items() if not any(math.isnan(b) for b in v)},
     }
     if math.isnan(fidelity):
         details["not_measured"] = {"utility.label_fidelity": fidelity_details["reason"]}
-    preds = {"y": y_ho, "baseline": (p_base > 0.5).astype(int), "augmented": (p_aug > 0.5).astype(int)}
-    return values, details, preds
+    return values, details

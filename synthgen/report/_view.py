@@ -117,6 +117,35 @@ def amounts_view(amounts: Mapping | None, order: list[str], with_plots: bool = T
             "plot": plots.amount_curve(dict(amounts)) if with_plots else None}
 
 
+_FAMILY_MEASURES = (("pr_auc", "PR-AUC"), ("recall_at_1pct_fpr", "recall at 1% FPR"))
+
+
+def families_view(util: Mapping) -> tuple[list[dict], str | None]:
+    """Per model family (details.utility.models): augmented vs the best alternative, and a sentence on
+    where the families' verdicts differ; nothing when only one family was trained."""
+    models = util.get("models") or {}
+    if len(models) < 2:
+        return [], None
+    rows = []
+    for name, m in models.items():
+        row = {"family": name, "description": m.get("description", ""), "fits": m.get("fits")}
+        for key, _ in _FAMILY_MEASURES:
+            v = (m.get("vs_best_alternative") or {}).get(key) or {}
+            row[key] = {"best": ALTERNATIVES.get(v.get("best"), v.get("best", "n/a")),
+                        "best_value": fnum(v.get("best_value")), "augmented": fnum(v.get("augmented")),
+                        "difference": fsigned(v.get("difference")), "ci": fci(v.get("ci95")),
+                        "verdict": v.get("verdict", "n/a")}
+        rows.append(row)
+    split = []
+    for key, words in _FAMILY_MEASURES:
+        a = (util.get("agreement") or {}).get(key) or {}
+        if a and not a.get("agree"):
+            split.append(f"{words}: " + ", ".join(f"{f} {v}" for f, v in (a.get("verdicts") or {}).items()))
+    note = (f"The {len(models)} model families agree on both verdicts." if not split else
+            "The model families disagree, so the verdict depends on the model: " + "; ".join(split) + ".")
+    return rows, note
+
+
 def anchor(name: str) -> str:
     return "gen-" + re.sub(r"[^a-zA-Z0-9_-]+", "-", str(name)).strip("-")
 
@@ -258,6 +287,7 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
         } for k, v in up.items() if isinstance(v, dict)]
         if not up:
             sec["notes"].append("the scorecard has no utility details")
+        sec["families"], sec["families_note"] = families_view(util)
         dcr_s, dcr_h = leak.get("dcr_synthetic_to_train") or {}, leak.get("dcr_holdout_to_train") or {}
         sec["dcr"] = [{"stat": k, "synthetic": fnum(dcr_s.get(k)), "holdout": fnum(dcr_h.get(k))}
                       for k in ("min", "p5", "p25", "median", "p75", "p95", "mean") if k in dcr_s or k in dcr_h]
