@@ -100,6 +100,8 @@ def _gen_param(text: str) -> tuple[str, str, Any]:
 
 
 def _utility_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sensitive", action="append", default=[], metavar="COL",
+                   help="a secret column for the inference attack, besides the --protected ones (repeatable)")
     p.add_argument("--utility-models", type=_names, default=None, metavar="hgb,logreg,rf",
                    help="model families for utility: hgb (default; the gate reads it), logreg, rf, and lightgbm, "
                         "xgboost when installed (synthgen[boosting]); hgb always runs")
@@ -438,7 +440,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     card = evaluate_files(args.out, synthetic=args.synthetic, model=args.model, data=args.data, train=args.train,
                           holdout=args.holdout, target=args.target, protected=args.protected, seed=args.seed,
                           column_kinds=_kinds(args), drop=args.drop, force=args.force,
-                          utility_models=args.utility_models, utility_repeats=args.utility_repeats)
+                          utility_models=args.utility_models, utility_repeats=args.utility_repeats,
+                          sensitive=args.sensitive)
     subs = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in card.subscores.items())
     print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}")
     return 0
@@ -468,7 +471,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = run_compare(df, args.target, args.generators, n=n, amounts=args.amounts, protected=args.protected or None,
                          seeds=args.seeds, policy=args.policy, holdout=args.holdout, params=params,
                          out=Path(args.out), progress=progress, force=args.force, column_kinds=_kinds(args),
-                         drop=args.drop, utility_models=args.utility_models, utility_repeats=args.utility_repeats)
+                         drop=args.drop, utility_models=args.utility_models, utility_repeats=args.utility_repeats,
+                         sensitive=args.sensitive)
     best = result.best
     print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
     amounts = result.data.get("amounts")

@@ -459,6 +459,7 @@ def run_compare(
     drop: list[str] | None = None,
     utility_models: list[str] | None = None,
     utility_repeats: int = 3,
+    sensitive: list[str] | None = None,
 ) -> CompareResult:
     """Fit, sample, evaluate and gate every generator on one split; write index.html, compare.json,
     compare.md, scorecards/<gen>-seed<k>.json and verdicts/<gen>-seed<k>.json into ``out``.
@@ -495,11 +496,14 @@ def run_compare(
     multiples = _check_amounts(amounts, counts_asked, n)
     _check_inputs(df, target, generators, n, protected, seeds, params)
     utility_opts = {"utility_models": [m.name for m in resolve_models(utility_models)],
-                    "utility_repeats": check_repeats(utility_repeats)}
+                    "utility_repeats": check_repeats(utility_repeats), "sensitive": list(sensitive or [])}
     df = drop_columns(df, drop, target)
     for col in protected or []:
         if col not in df.columns:
             raise UsageError(f"--protected: column '{col}' is dropped")
+    for col in sensitive or []:
+        if col not in df.columns:
+            raise UsageError(f"--sensitive: column '{col}' is not in the table")
     params = {g: dict((params or {}).get(g) or {}) for g in generators}
     protected = list(protected or [])
     say = progress or (lambda _line: None)

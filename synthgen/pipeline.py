@@ -234,6 +234,7 @@ def evaluate_files(
     force: bool = False,
     utility_models: list[str] | None = None,
     utility_repeats: int = 3,
+    sensitive: list[str] | None = None,
 ):
     """`synthgen evaluate`: score a synthetic file against real train/holdout files, or against the
     split a model recorded (rebuilt from DATA, which must hash to the manifest's data sha256).
@@ -273,7 +274,8 @@ def evaluate_files(
         schema = Schema(columns=[c for c in schema.columns if c.name not in set(drop or [])], target=schema.target,
                         notes=schema.notes)
     card = evaluate(real_train, real_holdout, rows, target=target, protected=protected or None,
-                    random_state=seed, schema=schema, utility_models=utility_models, utility_repeats=utility_repeats)
+                    random_state=seed, schema=schema, utility_models=utility_models, utility_repeats=utility_repeats,
+                    sensitive=sensitive)
     card.save(out, force=force)
     return card
 

@@ -58,9 +58,15 @@ def _table(name: str, request) -> tuple[pd.DataFrame, pd.DataFrame, str, object]
 
 def near_copies(train: pd.DataFrame, target: str, label, n: int, seed: int = 1) -> pd.DataFrame:
     """Train rare rows with small jitter on the numeric columns: 1% of a std on floats, 5% rounded on integers."""
-    rng = np.random.default_rng(seed)
     rare = train[train[target] == label]
-    out = rare.sample(n, replace=n > len(rare), random_state=seed).reset_index(drop=True)
+    return jitter(rare.sample(n, replace=n > len(rare), random_state=seed), train, target, seed)
+
+
+def jitter(rows: pd.DataFrame, train: pd.DataFrame, target: str, seed: int = 1) -> pd.DataFrame:
+    """``rows`` with small noise on the numeric columns: 1% of a std on floats, 5% (rounded) on integers."""
+    rng = np.random.default_rng(seed)
+    out = rows.reset_index(drop=True).copy()
+    n = len(out)
     for spec in Schema.detect(train, target).modelled():
         col = out[spec.name]
         if not spec.kind.is_numeric or not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
@@ -227,7 +233,7 @@ def test_scorecard_intervals_explanations_and_determinism():
     assert "ci95" not in card.details["leakage"]  # moved into the metric entries
     sentences = {n: METRICS[n].sentence(card.metrics[n]["value"], card.details)
                  for n in card.metrics if n.startswith("leakage.")}
-    assert len(sentences) == 8
+    assert len(sentences) == 10  # 8 distance-based + leakage.domias_auc and leakage.outlier_exposure (privacy.py)
     assert "20.0% of synthetic rare rows equal a holdout rare row" in sentences[HOLDOUT]
     assert "(chance)" in sentences[TRAIN] and "95% interval" in sentences[DCR]
     assert "chance: 5%" in sentences["leakage.dcr_below_holdout_p5"]

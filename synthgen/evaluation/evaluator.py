@@ -8,11 +8,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..exceptions import EvaluationError
 from ..io import sha256_frame
 from ..schema import Schema
 from ..versions import library_versions
 from . import fairness as _fairness
 from . import leakage as _leakage
+from . import privacy as _privacy
 from . import realism as _realism
 from . import utility as _utility
 from ._frame import prepare
@@ -35,17 +37,22 @@ def evaluate(
     schema: Schema | None = None,
     utility_models: Sequence[str] | str | None = None,
     utility_repeats: int = _utility.DEFAULT_REPEATS,
+    sensitive: Sequence[str] | None = None,
 ) -> Scorecard:
     """Score synthetic rare-class rows against real train and an unseen real holdout; never mutates inputs.
 
     ``utility_models``: model families for utility besides ``hgb`` (which the gate reads), e.g.
-    ``["logreg", "rf"]``; ``utility_repeats``: model seeds each utility figure is averaged over.
+    ``["logreg", "rf"]``; ``utility_repeats``: model seeds each utility figure is averaged over;
+    ``sensitive``: columns the inference attack treats as secrets, besides the protected ones.
     """
     _utility.resolve_models(utility_models)  # a bad name or count fails before any work
     _utility.check_repeats(utility_repeats)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     frames = prepare(real_train, real_holdout, synthetic, target, protected, label, schema)
+    for col in sensitive or ():  # before any long step
+        if col not in real_train.columns:
+            raise EvaluationError(f"sensitive column '{col}' is not in the table")
     timings["prepare"] = time.perf_counter() - t0
     seeds = np.random.SeedSequence(int(random_state)).spawn(6)
     seed = [int(s.generate_state(1)[0]) for s in seeds]
@@ -78,6 +85,12 @@ def evaluate(
     timings["leakage"] = time.perf_counter() - t
     values.update(l_values)
     details["leakage"] = l_details
+
+    t = time.perf_counter()
+    p_values, p_details = _privacy.privacy(frames, seed[3], sensitive or ())
+    timings["privacy"] = time.perf_counter() - t
+    values.update(p_values)
+    details["privacy"] = p_details
 
     if frames.protected:
         t = time.perf_counter()
