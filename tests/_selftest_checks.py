@@ -24,6 +24,10 @@ def check(result: SelftestResult, *, protected: bool) -> None:
     assert "leakage.holdout_copy_excess" in failed(result, "holdout-mix")
     assert failed(result, "noise") & REALISM_RULES
     assert "utility.label_fidelity" in failed(result, "label-shuffled")
+    # 2% jittered copies of the most isolated rows: only the outlier-exposure rule sees them
+    outliers = failed(result, "outlier-copies")
+    assert "leakage.outlier_exposure" in outliers, result.table()
+    assert not outliers & {"leakage.train_copy_excess", "leakage.dcr_excess", "leakage.mia_auc"}, result.table()
     if protected:
         assert "fairness.min_representation_ratio" in failed(result, "minority-removed")
     # realism separates noise by a margin: at most half the reference's quality

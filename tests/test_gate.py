@@ -47,7 +47,7 @@ def test_packaged_policy_is_the_evaluation_policy():
 
 
 def test_default_policy_loads(policy):
-    assert policy.version == "2"
+    assert policy.version == "3"
     assert policy.path.endswith("default.toml") and len(policy.sha256) == 64
     names = {r.metric for r in policy.rules}
     assert {"leakage.holdout_copy_excess", "leakage.train_copy_excess", "realism.column_shapes",
@@ -70,8 +70,9 @@ def test_copula_passes_on_bundled_fraud(policy, fraud):
     assert verdict.passed, verdict.summary()
     na = {r["metric"] for r in verdict.rules if r["passed"] is None}
     assert na == {"fairness.min_representation_ratio", "fairness.max_representation_ratio",
-                  "fairness.equalized_odds_change"}  # optional: no protected column given
-    assert all(r["status"] == "not measured" and "no protected column" in r["reason"]
+                  "fairness.equalized_odds_change", "privacy.inference_risk"}  # optional: no protected column
+    assert all(r["status"] == "not measured" and ("no protected column" in r["reason"] or
+                                                  "no protected or sensitive column" in r["reason"])
                for r in verdict.rules if r["metric"] in na)
 
 

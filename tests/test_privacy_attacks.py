@@ -259,6 +259,14 @@ def test_the_scorecard_carries_the_attacks_and_a_missing_sensitive_column_is_nam
     for name in (DOMIAS, OUTLIERS, *RISKS):
         assert name in card.metrics
     assert card.details["privacy"]["secrets"] == ["housing"]
+    card.save(tmp_path / "scored.json")
+    assert main(["report", str(tmp_path / "scored.json"), "--out", str(tmp_path / "r.html"),
+                 "--markdown", str(tmp_path / "r.md")]) == 0
+    md, html = (tmp_path / "r.md").read_text(), (tmp_path / "r.html").read_text()
+    for name in (DOMIAS, OUTLIERS, *RISKS):
+        assert f"`{name}`" in md and name in html
+    assert "infers" in md or "inference" in md  # the inference sentence names what the attacker guesses
+    assert "Exposure of the most isolated rare rows" in html or "outlier exposure" in html
     for part, df in (("t", train), ("h", holdout), ("s", syn)):
         df.to_csv(tmp_path / f"{part}.csv", index=False)
     out = tmp_path / "card.json"

@@ -73,7 +73,7 @@ from ._frame import Frames
 from .base import Explain, metric
 from .leakage import BLOCK_ELEMENTS, MixedEncoder, nearest
 
-__all__ = ["privacy", "domias", "outlier_exposure", "anonymeter_attacks", "log_density", "wilson_interval",
+__all__ = ["privacy", "domias", "outlier_exposure", "isolation", "anonymeter_attacks", "log_density", "wilson_interval",
            "newcombe_interval", "NAMES", "METRICS_DECLARED", "BANDWIDTH", "N_ATTACKS", "K_ISOLATION",
            "ISOLATED_SHARE", "EXPOSURE_FACTOR", "MIN_ROWS", "MAX_SYNTHETIC"]
 
@@ -336,6 +336,11 @@ def _real_neighbours(z: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, 
         first[start:stop] = np.sqrt(np.einsum("ij,ij->i", diff, diff) + (c[rows] != c[col]).sum(axis=1))
         kth[start:stop] = np.sqrt(np.partition(b, kk - 1, axis=1)[:, kk - 1])
     return first, kth
+
+
+def isolation(z: np.ndarray, c: np.ndarray, k: int = K_ISOLATION) -> np.ndarray:
+    """Each row's distance to its k-th nearest other row (DCR encoding ``z``, ``c``): larger = more isolated."""
+    return _real_neighbours(z, c, k)[1]
 
 
 def outlier_exposure(frames: Frames, seed: int, encoder: MixedEncoder | None = None

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..evaluation.base import METRICS
 from . import plots
 
 SUBSCORES = {
@@ -144,6 +145,26 @@ def families_view(util: Mapping) -> tuple[list[dict], str | None]:
     note = (f"The {len(models)} model families agree on both verdicts." if not split else
             "The model families disagree, so the verdict depends on the model: " + "; ".join(split) + ".")
     return rows, note
+
+
+PRIVACY_METRICS = ("leakage.domias_auc", "privacy.singling_out_risk", "privacy.linkability_risk",
+                   "privacy.inference_risk", "leakage.outlier_exposure")
+
+
+def privacy_view(card: Mapping) -> list[dict]:
+    """One sentence per privacy attack (the metric's own ``explain``), or why it was not measured."""
+    metrics, details = card.get("metrics") or {}, card.get("details") or {}
+    why = details.get("not_measured") or {}
+    out = []
+    for name in PRIVACY_METRICS:
+        entry = metrics.get(name)
+        if entry is None or name not in METRICS:
+            continue
+        value = entry.get("value")
+        sentence = (METRICS[name].sentence(value, details) if value is not None
+                    else f"not measured: {why.get(name, 'no value')}")
+        out.append({"metric": name, "value": fnum(value), "ci": fci(entry.get("ci95")), "sentence": sentence})
+    return out
 
 
 def anchor(name: str) -> str:
@@ -288,6 +309,7 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
         if not up:
             sec["notes"].append("the scorecard has no utility details")
         sec["families"], sec["families_note"] = families_view(util)
+        sec["privacy"] = privacy_view(card)
         dcr_s, dcr_h = leak.get("dcr_synthetic_to_train") or {}, leak.get("dcr_holdout_to_train") or {}
         sec["dcr"] = [{"stat": k, "synthetic": fnum(dcr_s.get(k)), "holdout": fnum(dcr_h.get(k))}
                       for k in ("min", "p5", "p25", "median", "p75", "p95", "mean") if k in dcr_s or k in dcr_h]
@@ -330,6 +352,7 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
             sec["plots"]["dcr"] = plots.dcr_histogram(leak)
             sec["plots"]["utility"] = plots.utility_bars(util)
             sec["plots"]["calibration"] = plots.reliability_diagram(util)
+            sec["plots"]["outliers"] = plots.outlier_exposure(det.get("privacy") or {})
             for key, what in (("columns", "per-column histograms (details.realism.column_shapes)"),
                               ("pairs", "pair scores (details.realism.column_pairs.pairs)"),
                               ("dcr", "DCR histograms (details.leakage.histogram)"),

@@ -30,6 +30,7 @@ __all__ = [
     "fairness_groups",
     "quality_chart",
     "amount_curve",
+    "outlier_exposure",
 ]
 
 REAL = "#4C72B0"
@@ -303,6 +304,28 @@ def reliability_diagram(utility: dict) -> str | None:
         ax.set_ylabel("observed rare-class rate")
         ax.set_title("Calibration on the real holdout", loc="left")
         ax.legend(frameon=False, loc="upper left", fontsize=7)
+    return to_data_uri(fig)
+
+
+def outlier_exposure(privacy: dict) -> str | None:
+    """Share of the most isolated rare rows that a synthetic row points at (within half their distance
+    to the nearest other real row): train rows, which the generator saw, against holdout rows (chance)."""
+    det = ((privacy or {}).get("outlier_exposure") or {})
+    sides = [(name, det.get(name) or {}) for name in ("train", "holdout")]
+    if not all(d.get("isolated") for _, d in sides):
+        return None
+    fig = _figure(4.4, 2.2)
+    with matplotlib.rc_context(RC):
+        ax = fig.subplots()
+        labels = ["isolated train rare rows\n(seen by the generator)", "isolated holdout rare rows\n(chance)"]
+        shares = [d["exposed"] / d["isolated"] for _, d in sides]
+        ax.barh([1, 0], shares, color=[SYN, REAL], height=0.55)
+        for y, (_, d), share in zip([1, 0], sides, shares):
+            ax.text(share + 0.01, y, f"{d['exposed']} of {d['isolated']}", va="center", fontsize=7.5)
+        ax.set_yticks([1, 0], labels)
+        ax.set_xlim(0, 1.15)
+        ax.set_xlabel("share with a synthetic row nearer to it than to any other real row")
+        ax.set_title("Exposure of the most isolated rare rows", loc="left")
     return to_data_uri(fig)
 
 
