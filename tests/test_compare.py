@@ -51,14 +51,14 @@ def test_failing_generator_is_recorded_and_others_go_on(compared):
     assert km["errors"] == [{"seed": 0, "stage": "fit", "error": km["error"]}]
     assert km["rank"] == 3 and km["quality_score"]["mean"] is None
     # the gate outcome on this table with the default policy: the copula passes every rule; smote
-    # fails leakage only, since its rows interpolate between training rare rows (measured: all of them
+    # fails leakage and privacy attacks only, since its rows interpolate between training rare rows (measured: all of them
     # within the holdout's 5th-percentile distance of a training rare row, and a distance attack tells
     # training rows from unseen ones with AUC 0.89)
     assert by_name["gaussian-copula"]["gate"] == "PASS"
     assert by_name["smote"]["gate"] == "FAIL"
     verdict = json.loads((result.out / "verdicts" / "smote-seed0.json").read_text())
     failed = [r["metric"] for r in verdict["rules"] if r["passed"] is False]
-    assert failed and all(metric.startswith("leakage.") for metric in failed), failed
+    assert failed and all(metric.startswith(("leakage.", "privacy.")) for metric in failed), failed
     for name in ("smote", "gaussian-copula"):
         entry = by_name[name]
         assert entry["status"] == "ok"

@@ -81,9 +81,13 @@ def test_bad_rule_tables_name_the_line(body, message):
         policy(body)
 
 
-def test_default_policy_marks_only_fairness_optional():
+def test_default_policy_marks_only_fairness_and_anonymeter_optional():
+    """Fairness needs --protected columns and Anonymeter is an optional package: only those rules may
+    pass unmeasured; every other rule fails closed."""
     p = load_policy()
-    assert p.version == "2"
-    assert {r.metric for r in p.rules if r.optional} == {r.metric for r in p.rules if r.metric.startswith("fairness.")}
+    assert p.version == "3"
+    assert {r.metric for r in p.rules if r.optional} == {r.metric for r in p.rules
+                                                       if r.metric.startswith(("fairness.", "privacy."))}
+    assert {"leakage.outlier_exposure", "leakage.domias_auc"} <= {r.metric for r in p.rules if not r.optional}
     assert {"leakage.train_copy_excess", "leakage.holdout_copy_excess", "leakage.dcr_excess",
             "fairness.min_representation_ratio", "fairness.max_representation_ratio"} <= {r.metric for r in p.rules}

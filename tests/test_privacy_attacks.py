@@ -267,6 +267,9 @@ def test_the_scorecard_carries_the_attacks_and_a_missing_sensitive_column_is_nam
         assert f"`{name}`" in md and name in html
     assert "infers" in md or "inference" in md  # the inference sentence names what the attacker guesses
     assert "Exposure of the most isolated rare rows" in html or "outlier exposure" in html
+    exposed = card.details["privacy"]["outlier_exposure"].get("most_exposed") or []
+    if exposed:  # listed by position, never by value
+        assert f"row {exposed[0]['train_row']} (nearest synthetic" in md
     for part, df in (("t", train), ("h", holdout), ("s", syn)):
         df.to_csv(tmp_path / f"{part}.csv", index=False)
     out = tmp_path / "card.json"

@@ -310,6 +310,10 @@ def build_view(source: Any, *, with_plots: bool = True) -> dict:
             sec["notes"].append("the scorecard has no utility details")
         sec["families"], sec["families_note"] = families_view(util)
         sec["privacy"] = privacy_view(card)
+        sec["exposed_rows"] = [{"row": r.get("train_row"), "synthetic": fnum(r.get("nearest_synthetic")),
+                                "real": fnum(r.get("nearest_real"))}
+                               for r in ((det.get("privacy") or {}).get("outlier_exposure") or {}).get("most_exposed")
+                               or []]
         dcr_s, dcr_h = leak.get("dcr_synthetic_to_train") or {}, leak.get("dcr_holdout_to_train") or {}
         sec["dcr"] = [{"stat": k, "synthetic": fnum(dcr_s.get(k)), "holdout": fnum(dcr_h.get(k))}
                       for k in ("min", "p5", "p25", "median", "p75", "p95", "mean") if k in dcr_s or k in dcr_h]
