@@ -448,16 +448,12 @@ def test_a_planted_pickle_is_refused_by_default(neural, tmp_path):
     assert not marker.exists()
 
 
-def test_older_pickle_models_load_only_when_trusted(neural, tmp_path):
-    """A CTGAN model folder as synthgen wrote it before state_dicts (a pickle per class) loads with
-    trust_pickle=True and a warning, and samples the same rows; a changed byte still fails the hash."""
+def _old_pickle_folder(gen, where):
+    """A CTGAN model folder as synthgen wrote it before state_dicts: one pickle per class, rehashed."""
     import json
     import pickle
 
-    from synthgen.exceptions import IntegrityError, UntrustedPayloadError
-
-    gen = neural["ctgan"]
-    path = gen.save(tmp_path / "m")
+    path = gen.save(where)
     manifest = json.loads((path / "manifest.json").read_text())
     for name in manifest["payload"]["files"]:
         (path / name).unlink()
@@ -466,6 +462,17 @@ def test_older_pickle_models_load_only_when_trusted(neural, tmp_path):
     manifest["payload"].update(format="pickle", executable=True, files={"synthesizer_0.pkl": ""})
     (path / "manifest.json").write_text(json.dumps(manifest))
     _rehash(path)
+    return path
+
+
+def test_older_pickle_models_load_only_when_trusted(neural, tmp_path):
+    """A CTGAN model folder as synthgen wrote it before state_dicts (a pickle per class) loads with
+    trust_pickle=True and a warning, and samples the same rows; a changed byte still fails the hash."""
+
+    from synthgen.exceptions import IntegrityError, UntrustedPayloadError
+
+    gen = neural["ctgan"]
+    path = _old_pickle_folder(gen, tmp_path / "m")
     with pytest.raises(UntrustedPayloadError):
         load(path)
     with pytest.warns(UserWarning, match="unpickling synthesizer_0.pkl"):
@@ -481,21 +488,11 @@ def test_older_pickle_models_load_only_when_trusted(neural, tmp_path):
 def test_cli_generate_refuses_a_pickle_model_unless_trusted(neural, tmp_path, capsys):
     """`synthgen generate` on a pickle-payload folder: a one-line error naming --trust-pickle and no
     output; with --trust-pickle it writes the rows."""
-    import json
-    import pickle
 
     from synthgen.cli import main
 
     gen = neural["ctgan"]
-    path = gen.save(tmp_path / "m")
-    manifest = json.loads((path / "manifest.json").read_text())
-    for name in manifest["payload"]["files"]:
-        (path / name).unlink()
-    state = {key: gen.states_[0][key] for key in ("synthesizer", "n_numeric", "n_codes")}
-    (path / "synthesizer_0.pkl").write_bytes(pickle.dumps(state))
-    manifest["payload"].update(format="pickle", executable=True, files={"synthesizer_0.pkl": ""})
-    (path / "manifest.json").write_text(json.dumps(manifest))
-    _rehash(path)
+    path = _old_pickle_folder(gen, tmp_path / "m")
     out = tmp_path / "rows.csv"
     assert main(["generate", str(path), "-n", "50", "--out", str(out), "--no-progress"]) != 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..evaluation.base import METRICS
+from ..evaluation.utility import ALTERNATIVE_WORDS
 from . import plots
 
 SUBSCORES = {
@@ -86,8 +87,7 @@ def fci(ci: Any) -> str:
     return f"[{fsigned(ci[0])}, {fsigned(ci[1])}]"
 
 
-ALTERNATIVES = {"baseline": "real rows only", "class_weights": "class weights",
-                "tuned_threshold": "a tuned threshold", "oversampling": "random oversampling"}
+ALTERNATIVES = ALTERNATIVE_WORDS  # one table of names, utility's
 
 
 def amounts_view(amounts: Mapping | None, order: list[str], with_plots: bool = True) -> dict | None:
