@@ -190,35 +190,47 @@ def label_fidelity(p_real_rare: np.ndarray, p_syn: np.ndarray, p_other: np.ndarr
 
 
 def tuned_threshold(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, seed: int,
-                    model: UtilityModel | None = None) -> tuple[float, dict]:
+                    model: UtilityModel | None = None, out_of_bag: np.ndarray | None = None) -> tuple[float, dict]:
     """The F1-maximising decision threshold on out-of-fold predictions of real train (never the holdout).
 
     The rule of scikit-learn's TunedThresholdClassifierCV(scoring="f1", cv=3, refit=True): thresholds
     are scored on the folds' held-out predictions and applied to the model fitted on all of train.
-    With fewer rare train rows than folds there is nothing to tune: the threshold stays 0.5, and the
-    record says so (``fallback``).
+    A bagged family (rf) passes its ``out_of_bag`` train scores instead: each row scored by the trees
+    that never saw it, an out-of-sample prediction that costs no extra fit. With fewer rare train rows
+    than folds there is nothing to tune: the threshold stays 0.5, and the record says so (``fallback``).
     """
-    from sklearn.metrics import precision_recall_curve
     from sklearn.model_selection import StratifiedKFold
 
     model = model or FAMILIES["hgb"]
-    rule = "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)"
+    rule = ("F1-maximising threshold on the forest's out-of-bag train predictions" if out_of_bag is not None
+            else "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)")
     rare = int(y.sum())
     if min(rare, len(y) - rare) < TUNE_FOLDS:
         return 0.5, {"threshold": 0.5, "out_of_fold_f1": math.nan, "folds": TUNE_FOLDS, "rule": rule,
                      "fallback": f"real train has {rare} rare rows; {TUNE_FOLDS}-fold tuning needs at least "
                                  f"{TUNE_FOLDS}: the tuned threshold is the default 0.5 (the same as the baseline)"}
+    if out_of_bag is not None:
+        threshold, f1 = _best_f1_threshold(y, out_of_bag)
+        return threshold, {"threshold": float(np.nextafter(threshold, np.inf)), "out_of_fold_f1": f1,
+                           "folds": "out-of-bag", "rule": rule}
     oof = np.empty(len(y))
     folds = StratifiedKFold(n_splits=TUNE_FOLDS, shuffle=True, random_state=seed)
     for tr, te in folds.split(X, y):
         oof[te] = model.fit_predict(X[tr], y[tr], is_cat, X[te], seed)
-    prec, rec, thr = precision_recall_curve(y, oof)
+    threshold, f1 = _best_f1_threshold(y, oof)
+    return threshold, {"threshold": float(np.nextafter(threshold, np.inf)), "out_of_fold_f1": f1,
+                       "folds": TUNE_FOLDS, "rule": rule}
+
+
+def _best_f1_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 of ``score > threshold`` over the held-out ``scores``."""
+    from sklearn.metrics import precision_recall_curve
+
+    prec, rec, thr = precision_recall_curve(y, scores)
     f1 = np.where(prec[:-1] + rec[:-1] > 0, 2 * prec[:-1] * rec[:-1] / np.maximum(prec[:-1] + rec[:-1], 1e-300), 0)
     best = int(np.argmax(f1))
     # precision_recall_curve counts score >= thr as positive; holdout_metrics counts score > threshold
-    threshold = float(np.nextafter(thr[best], -np.inf))
-    return threshold, {"threshold": float(thr[best]), "out_of_fold_f1": float(f1[best]), "folds": TUNE_FOLDS,
-                       "rule": rule}
+    return float(np.nextafter(thr[best], -np.inf)), float(f1[best])
 
 
 def calibration(p: np.ndarray, y: np.ndarray) -> dict:
@@ -289,12 +301,16 @@ def _data(frames: Frames, rng: np.random.Generator) -> tuple[_Data, int]:
 def _fit_options(model: UtilityModel, d: _Data, seed: int, primary: bool) -> dict:
     """One family, one seed: holdout scores and decision thresholds of every option, the tuning record,
     and (primary family only) the baseline's scores for the synthetic rows, for label fidelity."""
-    p_all = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, np.vstack([d.X_ho, d.X_syn]) if primary else d.X_ho, seed)
+    X_pred = np.vstack([d.X_ho, d.X_syn]) if primary else d.X_ho
+    if model.out_of_bag is not None:
+        p_all, oob = model.out_of_bag(d.X_tr, d.y_tr, d.is_cat, X_pred, seed)
+    else:
+        p_all, oob = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, X_pred, seed), None
     p_base = p_all[: len(d.X_ho)]
     p_cw = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, seed, d.weights)
     p_os = model.fit_predict(d.X_os, d.y_os, d.is_cat, d.X_ho, seed)
     p_aug = model.fit_predict(np.vstack([d.X_tr, d.X_syn]), np.r_[d.y_tr, d.y_syn], d.is_cat, d.X_ho, seed)
-    threshold, tuning = tuned_threshold(d.X_tr, d.y_tr, d.is_cat, seed, model)
+    threshold, tuning = tuned_threshold(d.X_tr, d.y_tr, d.is_cat, seed, model, out_of_bag=oob)
     scores = {"baseline": (p_base, 0.5), "class_weights": (p_cw, 0.5), "tuned_threshold": (p_base, threshold),
               "oversampling": (p_os, 0.5), "augmented": (p_aug, 0.5)}
     return {"scores": scores, "tuning": tuning, "synthetic": p_all[len(d.X_ho):] if primary else None}
@@ -409,7 +425,8 @@ def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None
     summaries = {name: _summary(reps, draws[name], brier[name], y_ho) for name, reps in runs.items()}
     values, details = _primary(runs["hgb"][0], summaries["hgb"], frames, y_ho, rng)
     details["models"] = {m.name: {"description": m.description, "seeded": m.seeded, "fits": len(runs[m.name]),
-                                  **summaries[m.name]} for m in families}
+                                  "tuned_threshold": [r["tuning"] for r in runs[m.name]], **summaries[m.name]}
+                         for m in families}
     details["agreement"] = _agreement(summaries)
     details["repeats"] = {"requested": repeats, "rule": REPEAT_RULE}
     p_base, p_aug = runs["hgb"][0]["scores"]["baseline"][0], runs["hgb"][0]["scores"]["augmented"][0]

@@ -32,6 +32,7 @@ XGB_PARAMS = dict(n_estimators=150, learning_rate=0.1, max_depth=6, tree_method=
 DEFAULT_MODELS = ("hgb",)
 
 Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, "np.ndarray | None"], np.ndarray]
+OutOfBag = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class UtilityModel:
     seeded: bool
     fit_predict: Fit
     package: str | None = None  # the optional package it needs
+    out_of_bag: OutOfBag | None = None  # one fit giving predictions and out-of-bag train scores (threshold tuning)
 
     @property
     def installed(self) -> bool:
@@ -75,13 +77,31 @@ def _logreg(X, y, is_cat, X_pred, seed, sample_weight=None):
     return model.predict_proba(X_pred)[:, 1]
 
 
-def _rf(X, y, is_cat, X_pred, seed, sample_weight=None):
+def _forest(X, y, seed, sample_weight=None, oob_score=False):
+    """The rf family's forest, fitted. Trees are grown on up to 2 threads (each tree has its own seed, so
+    the trees do not depend on the thread count); predictions then run on one thread, because threaded
+    prediction adds the trees' votes in arrival order and the float sums would vary from run to run."""
+    import os
+
     from sklearn.ensemble import RandomForestClassifier
 
     rows = min(1.0, RF_MAX_ROWS / max(len(X), 1))
-    clf = RandomForestClassifier(random_state=seed, max_samples=rows, n_jobs=1, **RF_PARAMS)
+    clf = RandomForestClassifier(random_state=seed, max_samples=rows, n_jobs=min(2, os.cpu_count() or 1),
+                                 oob_score=oob_score, **RF_PARAMS)
     clf.fit(X, y, sample_weight=sample_weight)  # categories as ordinal codes; NaN handled natively
-    return clf.predict_proba(X_pred)[:, 1]
+    return clf.set_params(n_jobs=1)
+
+
+def _rf(X, y, is_cat, X_pred, seed, sample_weight=None):
+    return _forest(X, y, seed, sample_weight).predict_proba(X_pred)[:, 1]
+
+
+def _rf_out_of_bag(X, y, is_cat, X_pred, seed):
+    """The baseline forest of ``_rf`` (same trees: out-of-bag scoring draws no randomness) plus each train
+    row's score from the trees that did not see it: the forest's own out-of-sample predictions."""
+    clf = _forest(X, y, seed, oob_score=True)
+    oob = clf.oob_decision_function_[:, 1]
+    return clf.predict_proba(X_pred)[:, 1], np.nan_to_num(oob, nan=float(y.mean()))  # NaN: in every tree's bag
 
 
 def _lightgbm(X, y, is_cat, X_pred, seed, sample_weight=None):
@@ -110,7 +130,7 @@ FAMILIES: dict[str, UtilityModel] = {m.name: m for m in (
     UtilityModel("logreg", "LogisticRegression(C=1.0) on one-hot categories (min_frequency=5) and median-imputed, "
                  "scaled numbers", seeded=False, fit_predict=_logreg),
     UtilityModel("rf", _describe("RandomForestClassifier", RF_PARAMS, f", at most {RF_MAX_ROWS} rows per tree, "
-                 "categories as codes"), seeded=True, fit_predict=_rf),
+                 "categories as codes"), seeded=True, fit_predict=_rf, out_of_bag=_rf_out_of_bag),
     UtilityModel("lightgbm", _describe("LGBMClassifier", LGBM_PARAMS, ", native categories"), seeded=False,
                  fit_predict=_lightgbm, package="lightgbm"),
     UtilityModel("xgboost", _describe("XGBClassifier", XGB_PARAMS, ", categories as codes"), seeded=False,
