@@ -56,6 +56,7 @@ import pandas as pd
 from .evaluation.utility import ALTERNATIVE_WORDS
 from .exceptions import ParameterError, SynthgenError, UsageError, one_line
 from .io import atomic_dir, sha256_frame
+from .schema import _py
 from .versions import synthgen_version
 
 __all__ = ["run_compare", "compare_from_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators",
@@ -658,10 +659,6 @@ def _write_reports(result: CompareResult, folder: Path) -> None:
 
     for path in [folder, *folder.rglob("*")]:
         _readable(path)
-
-
-def _py(v: Any) -> Any:
-    return v.item() if hasattr(v, "item") else v
 
 
 def _leaderboard(generators: Sequence[str], seeds: Sequence[int], runs: list[dict], scorecards: dict,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import platform
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,12 @@ from .exceptions import (
 )
 from .io import atomic_dir, sha256_file
 from .schema import _py
-from .versions import library_versions as _library_versions
-from .versions import synthgen_version
+from .versions import recorded_versions, synthgen_version
 
-__all__ = ["save_generator", "load", "read_manifest", "verify_payload", "register_generator", "library_versions",
+__all__ = ["save_generator", "load", "read_manifest", "verify_payload", "register_generator",
            "MODEL_FORMAT_VERSION"]
 
 MODEL_FORMAT_VERSION = 1
-_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "imbalanced-learn", "sdv", "ctgan", "torch", "pyarrow")
-
-
-def library_versions() -> dict[str, str]:
-    """Python and the libraries that shape a model's output (recorded in manifests)."""
-    return {"python": platform.python_version(), **_library_versions(("synthgen",) + _LIBRARIES)}
 
 
 _GENERATOR_TYPES: dict[str, type] = {}  # generator name -> class, filled by register_generator
@@ -77,7 +69,7 @@ def save_generator(generator: Any, path: str | Path, *, force: bool = False, ext
             **state,
             "split": None,
             "payload": payload,
-            "library_versions": library_versions(),
+            "library_versions": recorded_versions(),
         }
         for key, value in (extra or {}).items():
             if isinstance(value, dict) and isinstance(manifest.get(key), dict):

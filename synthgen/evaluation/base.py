@@ -10,11 +10,19 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Metric", "METRICS", "metric", "clip01", "Explain"]
+__all__ = ["Metric", "METRICS", "metric", "clip01", "nan_to_none", "Explain"]
 
 #: ``explain(value, details)`` -> one sentence with the metric's numbers, for a gate reason;
 #: ``details`` is the scorecard's whole ``details`` dict.
 Explain = Callable[[float, dict], str]
+
+
+def nan_to_none(value: Any) -> float | None:
+    """A number for JSON: a float, or None for a missing or NaN value (numpy scalars included)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def clip01(value: float) -> float:

@@ -11,19 +11,17 @@ import pandas as pd
 from ..exceptions import EvaluationError
 from ..io import sha256_frame
 from ..schema import Schema
-from ..versions import library_versions
+from ..versions import recorded_versions
 from . import fairness as _fairness
 from . import leakage as _leakage
 from . import privacy as _privacy
 from . import realism as _realism
 from . import utility as _utility
 from ._frame import prepare
-from .base import METRICS
+from .base import METRICS, nan_to_none
 from .scorecard import Scorecard, quality_score, subscores
 
 __all__ = ["evaluate"]
-
-_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "fairlearn")
 
 
 def evaluate(
@@ -106,10 +104,10 @@ def evaluate(
             intervals.update(family.pop("ci95", None) or {})
             not_measured.update(family.pop("not_measured", None) or {})
     for name, v in values.items():
-        if _none(v) is None and name not in not_measured:
+        if nan_to_none(v) is None and name not in not_measured:
             not_measured[name] = "the data gave no defined value"
     details["not_measured"] = {k: not_measured[k] for k in sorted(not_measured) if k in values}
-    metrics = {name: METRICS[name].entry(_none(v), intervals.get(name)) for name, v in values.items()}
+    metrics = {name: METRICS[name].entry(nan_to_none(v), intervals.get(name)) for name, v in values.items()}
     significant = bool(u_details["vs_best_alternative"]["pr_auc"]["significant"])
     sub = subscores(values, significant, noise, intervals)
     quality = quality_score(sub)
@@ -129,7 +127,7 @@ def evaluate(
     }
     timings["total"] = time.perf_counter() - t0
     card = Scorecard(quality_score=quality, subscores=sub, metrics=metrics, details=details, inputs=inputs,
-                     random_state=int(random_state), library_versions=library_versions(("synthgen",) + _LIBRARIES))
+                     random_state=int(random_state), library_versions=recorded_versions())
     card = Scorecard.from_dict(card.to_dict())  # in memory exactly what the JSON holds
     card.timings = timings
     return card
@@ -143,9 +141,3 @@ _EXCLUDED = {
     "personal": "personal data or free text is never modelled or copied",
 }
 
-
-def _none(v: float | None) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return None if np.isnan(v) else v

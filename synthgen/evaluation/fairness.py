@@ -32,7 +32,7 @@ from fairlearn.metrics import (MetricFrame, demographic_parity_difference, equal
 from sklearn.metrics import recall_score
 
 from ._frame import Frames, cat_keys
-from .base import metric
+from .base import metric, nan_to_none
 
 __all__ = ["fairness", "groups", "MIN_GROUP_ROWS", "MIN_GROUP_RARE", "MIN_RATIO_RARE", "RATIO_BOOTSTRAP"]
 
@@ -144,10 +144,6 @@ def groups(frames: Frames, column: str, part: str) -> tuple[np.ndarray, str]:
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
-
-
-def _clean(v: float) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
 def _diff(fn, y: np.ndarray, p: np.ndarray, g: np.ndarray, keep: np.ndarray, counted: list) -> float:
@@ -286,7 +282,7 @@ def fairness(frames: Frames, preds: dict, seed: int | None = None) -> tuple[dict
             by = mf.by_group
             down[model] = {
                 "by_group": [{"group": str(k), "rows": int((g_ho == k).sum()),
-                              **{m: _clean(float(by.loc[k, m])) for m in by.columns}} for k in by.index],
+                              **{m: nan_to_none(float(by.loc[k, m])) for m in by.columns}} for k in by.index],
                 "demographic_parity_difference": _diff(demographic_parity_difference, y, p, g_ho, keep, counted),
                 "equalized_odds_difference": _diff(equalized_odds_difference, y, p, g_ho, keep, counted),
             }

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from ._frame import Frames, model_matrix, omp_threads
-from .base import metric
+from .base import metric, nan_to_none
 
 __all__ = ["column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic", "noise_reference",
            "REAL_CORRELATION_THRESHOLD", "REAL_ASSOCIATION_THRESHOLD"]
@@ -172,8 +172,8 @@ def column_pairs(frames: Frames) -> tuple[float, dict]:
             rr, rs = _pearson(r1, r2), _pearson(s1, s2)
             score = 1.0 - abs(rr - rs) / 2.0 if not (math.isnan(rr) or math.isnan(rs)) else float("nan")
             relevant = not math.isnan(rr) and abs(rr) > REAL_CORRELATION_THRESHOLD and not math.isnan(score)
-            pairs.append({"columns": [n1, n2], "metric": "CorrelationSimilarity", "score": _nan_none(score),
-                          "real": _nan_none(rr), "synthetic": _nan_none(rs), "relevant": bool(relevant)})
+            pairs.append({"columns": [n1, n2], "metric": "CorrelationSimilarity", "score": nan_to_none(score),
+                          "real": nan_to_none(rr), "synthetic": nan_to_none(rs), "relevant": bool(relevant)})
             continue
         a_r, a_s = disc[n1] if t1 == "num" else (r1, s1)
         b_r, b_s = disc[n2] if t2 == "num" else (r2, s2)
@@ -184,17 +184,13 @@ def column_pairs(frames: Frames) -> tuple[float, dict]:
         assoc = _cramers_v((jr * len(a_r)).reshape(ka, kb).round())
         relevant = not math.isnan(assoc) and assoc > REAL_ASSOCIATION_THRESHOLD
         pairs.append({"columns": [n1, n2], "metric": "ContingencySimilarity", "score": score,
-                      "real_association": _nan_none(assoc), "relevant": bool(relevant)})
+                      "real_association": nan_to_none(assoc), "relevant": bool(relevant)})
     relevant = [p["score"] for p in pairs if p["relevant"]]
     every = [p["score"] for p in pairs if p["score"] is not None]
     mean_all = float(np.mean(every)) if every else float("nan")
     value = float(np.mean(relevant)) if relevant else mean_all
-    return value, {"pairs": pairs, "relevant_pairs": len(relevant), "mean_all_pairs": _nan_none(mean_all),
+    return value, {"pairs": pairs, "relevant_pairs": len(relevant), "mean_all_pairs": nan_to_none(mean_all),
                    "fallback_all_pairs": not relevant}
-
-
-def _nan_none(v: float) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
 def detection(frames: Frames, seed: int) -> tuple[float, dict]:
