@@ -7,10 +7,12 @@ Errors print one line (a traceback only with --debug).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .exceptions import SynthgenError, UsageError, one_line
 
@@ -110,6 +112,18 @@ def _utility_args(p: argparse.ArgumentParser) -> None:
                         "are fitted once)")
 
 
+def _track_args(p: argparse.ArgumentParser) -> None:
+    """--track, --track-optional, --experiment: the MLflow observer (synthgen/tracking.py) for one command."""
+    g = p.add_argument_group("tracking (MLflow; needs synthgen[mlflow])")
+    g.add_argument("--track", action="store_true",
+                   help="record this command as one MLflow run (also SYNTHGEN_TRACK=1), at MLFLOW_TRACKING_URI or, "
+                        "unset, MLflow's default local store (./mlflow.db); an unreachable URI stops the command "
+                        "before any work")
+    g.add_argument("--track-optional", action="store_true",
+                   help="track, but when mlflow is missing or the tracking URI is unreachable, warn and run untracked")
+    g.add_argument("--experiment", default="synthgen", metavar="NAME", help="MLflow experiment (default synthgen)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import generator_names
 
@@ -142,19 +156,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
+    _track_args(p)
 
-    p = sub.add_parser("generate", help="stream N synthetic rows from a saved model to CSV or Parquet")
+    p = sub.add_parser("generate", help="stream N synthetic rows from a saved model to CSV or Parquet",
+                       description="Writes OUT and, beside it, OUT.manifest.json (its lineage: OUT's sha256, the "
+                                   "model's manifest sha256, seed, n, chunk size; see `synthgen lineage`); both "
+                                   "or neither.")
     p.add_argument("model", help="model folder written by `synthgen fit`")
     p.add_argument("-n", required=True, type=_int, help="number of rows")
     p.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
     p.add_argument("--seed", type=_int, default=None, help="sampling seed (default: the model's seed)")
     p.add_argument("--label", default=None, help="which rare class, when several were fitted")
     p.add_argument("--chunk-size", type=_int, default=100_000, help="rows per written chunk (default 100000)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file and its manifest")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--trust-pickle", action="store_true",
                    help="load a model whose payload is a pickle (older CTGAN/TVAE folders, SDV's copula): "
                         "unpickling runs code from the folder, so only for a folder you trust; hashes are still checked")
+    _track_args(p)
 
     p = sub.add_parser("evaluate", help="score synthetic rows: realism, utility, leakage risk, fairness",
                        description="Either MODEL_DIR --data DATA (rebuilds the model's recorded train/holdout split; "
@@ -163,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="the table the model was fitted on (with MODEL_DIR)")
     p.add_argument("--train", help="real train rows (CSV/Parquet)")
     p.add_argument("--holdout", help="real holdout rows, never shown to the generator")
-    p.add_argument("--synthetic", required=True, help="synthetic rows to score")
+    p.add_argument("--synthetic", required=True,
+                   help="synthetic rows to score (its FILE.manifest.json, when there, is checked and recorded in "
+                        "the scorecard's lineage)")
     p.add_argument("--target", help="the label column (default with MODEL_DIR: the model's)")
     p.add_argument("--protected", action="append", default=[], metavar="COL", help="protected attribute (repeatable)")
     p.add_argument("--seed", type=_int, default=0, help="seed for every random step of the scoring (default 0)")
@@ -174,12 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     _utility_args(p)
     p.add_argument("--out", required=True, help="scorecard JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing scorecard")
+    _track_args(p)
 
     p = sub.add_parser("gate", help="PASS/FAIL a scorecard by a versioned policy (exit 0 pass, 1 fail)")
     p.add_argument("scorecard", help="scorecard JSON written by `synthgen evaluate`")
-    p.add_argument("--policy", help="policy TOML (default: evaluation/policies/default.toml, shipped in the package)")
+    p.add_argument("--policy", help="policy TOML (default: the packaged policy, synthgen/policies/default.toml; evaluation/policies/default.toml links to it)")
     p.add_argument("--out", help="verdict JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing verdict")
+    _track_args(p)
 
     p = sub.add_parser("compare", help="fit, score and gate several generators on one split; HTML/JSON/Markdown report",
                        description="Exit status: 0 when at least one generator passes the gate, 1 when none does "
@@ -210,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _track_args(p)
 
     p = sub.add_parser("selftest", help="does my policy catch what it should, on my table? (planted sets)",
                        description="Builds planted sets from DATA (train copies, near-copies, holdout rows mixed in, "
@@ -244,6 +268,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo; replaced)")
     p.add_argument("--seed", type=_int, default=0)
 
+    p = sub.add_parser("drift", help="PSI drift of CURRENT against a table or a model's stored profile "
+                                     "(exit 0 none significant, 1 significant)",
+                       description="PSI per column over all rows and over the rare rows, the change in the rare-class "
+                                   "rate and category values new among the rare rows. Exit status: 0 without "
+                                   "significant drift, 1 with it (or on data errors), 2 on usage errors.")
+    p.add_argument("reference", help="a table (CSV/Parquet) or a model folder written by `synthgen fit` (its stored "
+                                     "profile of the train rows)")
+    p.add_argument("current", help="the current rows (CSV/Parquet), same columns")
+    p.add_argument("--target", default=None, help="the label column (needed with a table; a model knows its own)")
+    p.add_argument("--policy", default=None, metavar="FILE",
+                   help="policy TOML whose [drift] table sets the thresholds (default: the packaged policy: "
+                        "moderate 0.1, significant 0.25)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="write the drift report as JSON")
+    p.add_argument("--html", default=None, metavar="FILE.html",
+                   help="write an HTML page with each column's reference vs current histogram")
+    p.add_argument("--force", action="store_true", help="overwrite existing --out/--html files")
+
+    p = sub.add_parser("lineage", help="where a synthetic file came from: file -> model -> training data -> parents",
+                       description="Follows FILE.manifest.json (written beside FILE by `synthgen generate`) back to "
+                                   "the model folder, the model's training data and any parent models, checking the "
+                                   "recorded sha256s. Exit status: 0 when the chain verifies; 1 when FILE has no "
+                                   "manifest, when FILE or a model's manifest.json (the model's, or a parent's that "
+                                   "is found) differs from its recorded sha256, or when the model folder is not "
+                                   "found. The training data file is reported as matching, "
+                                   "changed or not found without failing.")
+    p.add_argument("file", help="a synthetic file written by `synthgen generate` (or its .manifest.json)")
+    p.add_argument("--json", action="store_true", help="print the chain as JSON")
+
     p = sub.add_parser("audit", help="check or list the audit log every command appends to",
                        description="Every synthgen command (but this one, --help and --version) appends one "
                                    "hash-chained JSON line to $SYNTHGEN_AUDIT_LOG (default "
@@ -274,11 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``synthgen`` command and return its exit status.
 
     Every command appends one entry to the audit log (``synthgen/audit.py``, through
-    ``pipeline.observed``): usage errors (2), FAIL verdicts and interrupts (130) included; not
+    ``pipeline.observed``): usage errors (2), FAIL verdicts, interrupts (130) and SIGTERM (143) included; not
     ``synthgen audit`` itself, ``--help`` or ``--version`` (argparse exits 0 for those). The log's
     location is checked before the command runs: a read-only or full location (exit 2) or a file that
     is not a synthgen audit log (exit 1) is a one-line error, and the command does not run. Inputs are
     hashed before the command, outputs after it (``_AUDIT_PATHS``). ``SYNTHGEN_AUDIT_LOG=off``: no log.
+    SIGTERM during the command is handled like Ctrl-C (temporaries removed, one line), exit 143; the
+    previous SIGTERM handler is restored afterwards.
     """
     from .pipeline import observed
 
@@ -297,12 +351,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             except SynthgenError as err:
                 print(f"synthgen: error: {err}", file=sys.stderr)
         return code
+    _SIGTERM.reset()
     if args.command == "audit":
-        return _dispatch(args)[0]
+        with _SIGTERM.installed():
+            return _dispatch(args)[0]
     inputs, outputs = _audit_paths(args)
     run = None
     try:
-        with observed(args.command, line, inputs, outputs) as run:
+        with _SIGTERM.installed(), observed(args.command, line, inputs, outputs, track=_track_request(args)) as run:
             run.exit_status, run.error = _dispatch(args)
             run.verdict = _verdict(args, run.exit_status, run.error)
     except SynthgenError as exc:  # the audit log: checked before the command, appended after it
@@ -313,15 +369,76 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(run.exit_status)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a command ran (how Kubernetes, Argo and CI runners stop a job).
+
+    A KeyboardInterrupt, so every cleanup Ctrl-C runs (``atomic_path``/``atomic_dir``/``TableWriter``
+    temporaries removed, a compare's partial folder) runs for it too; ``_dispatch`` turns it into 143.
+    """
+
+
+class _SigtermHandler:
+    """The CLI's SIGTERM handler: raises ``Terminated`` in the main thread while a command body runs.
+
+    ``installed`` sets it for one command and restores the previous handler afterwards (only the CLI
+    installs it; library calls keep theirs). A SIGTERM before the body starts is remembered and the body
+    does not start; one after it returned lets the command finish (its output is complete); a second
+    SIGTERM while cleanup runs is ignored, so the cleanup is not cut short.
+    """
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.received = False
+
+    def reset(self) -> None:
+        self.armed, self.received = False, False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        first, self.received = not self.received, True
+        if self.armed and first:
+            raise Terminated("SIGTERM")
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """This handler for SIGTERM during the block (the main thread only), the previous one after it."""
+        try:
+            previous = signal.signal(signal.SIGTERM, self)
+        except ValueError:  # not the main thread: signals are not ours to handle
+            previous = None
+        try:
+            yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    @contextlib.contextmanager
+    def armed_for(self) -> Iterator[None]:
+        """Raise ``Terminated`` on SIGTERM during the block (at once, if one already came)."""
+        if self.received:
+            raise Terminated("SIGTERM")
+        self.armed = True
+        try:
+            yield
+        finally:
+            self.armed = False
+
+
+_SIGTERM = _SigtermHandler()
+
+
 def _dispatch(args: argparse.Namespace) -> tuple[int, str | None]:
     """Run the command: its exit status, and its one-line error (None when it returned normally)."""
     try:
-        return int(_COMMANDS[args.command](args) or 0), None
+        with _SIGTERM.armed_for():
+            return int(_COMMANDS[args.command](args) or 0), None
     except SynthgenError as exc:
         if args.debug:
             raise
         print(f"synthgen {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code, one_line(exc, 500)
+    except Terminated:
+        print(f"synthgen {args.command}: terminated (SIGTERM); nothing was written", file=sys.stderr)
+        return 143, "terminated (SIGTERM)"
     except KeyboardInterrupt:
         print(f"synthgen {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130, "interrupted"
@@ -344,9 +461,11 @@ _AUDIT_PATHS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "selftest": (("data", "schema", "policy"), ("out",)),
     "report": (("scorecards", "policy"), ("out", "markdown")),
     "demo": ((), ("out",)),
+    "lineage": (("file",), ()),
+    "drift": (("reference", "current", "policy"), ("out", "html")),
 }
 # Commands whose exit status 0/1 is a PASS/FAIL verdict (evaluate: when given a policy).
-_VERDICT_COMMANDS = {"gate", "compare", "selftest"}
+_VERDICT_COMMANDS = {"gate", "compare", "selftest", "drift"}  # drift: PASS = no significant drift
 
 
 def _audit_paths(args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -362,6 +481,18 @@ def _audit_paths(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
     inputs, outputs = _AUDIT_PATHS.get(args.command, ((), ()))
     return paths(inputs), paths(outputs)
+
+
+def _track_request(args: argparse.Namespace):
+    """What tracking is asked for: --track, --track-optional or SYNTHGEN_TRACK=1 on a command that has them."""
+    from .tracking import Request, env_enabled
+
+    if not hasattr(args, "track"):
+        return None
+    if not (args.track or args.track_optional or env_enabled()):
+        return None
+    values = {k: v for k, v in vars(args).items() if k not in ("track", "track_optional", "experiment")}
+    return Request(args.command, values, args.experiment, optional=args.track_optional)
 
 
 def _verdict(args: argparse.Namespace, code: int, error: str | None) -> str | None:
@@ -443,7 +574,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                           utility_models=args.utility_models, utility_repeats=args.utility_repeats,
                           sensitive=args.sensitive)
     subs = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in card.subscores.items())
-    print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}")
+    note = "" if card.lineage is None else f"; {_lineage_note(card.lineage)}"
+    print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}{note}")
     return 0
 
 
@@ -452,6 +584,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     verdict = gate_file(args.scorecard, policy=args.policy, out=args.out, force=args.force)
     print(verdict.summary())
+    if verdict.lineage is not None:
+        print(_lineage_note(verdict.lineage))
     return 0 if verdict.passed else 1
 
 
@@ -504,8 +638,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .compare import render_scorecards
     from .io import check_output
-    from .report import render_scorecards
 
     check_output(args.out, force=args.force)
     if args.markdown:
@@ -524,6 +658,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"best: {result.best}: {result.best_reason}" if result.best else result.best_reason)
     print(f"report: {result.index_html}")
     return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from .drift import drift_files, summary
+
+    report = drift_files(args.reference, args.current, target=args.target, policy=args.policy, out=args.out,
+                         html=args.html, force=args.force)
+    print(summary(report))
+    return 1 if report["drift"] else 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from .lineage import chain, format_chain
+
+    links = chain(args.file)
+    print(json.dumps(links, indent=2) if args.json else format_chain(links))
+    return 0
+
+
+def _lineage_note(entry: dict) -> str:
+    """How a scorecard's or verdict's synthetic file stands against its lineage manifest, in words."""
+    if entry.get("verified"):
+        return f"lineage verified (model {(entry.get('model') or {}).get('path')})"
+    return f"lineage NOT verified: {entry.get('reason')}"
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -559,6 +717,8 @@ _COMMANDS = {
     "selftest": cmd_selftest,
     "report": cmd_report,
     "demo": cmd_demo,
+    "drift": cmd_drift,
+    "lineage": cmd_lineage,
     "audit": cmd_audit,
 }
 if __name__ == "__main__":

@@ -53,13 +53,18 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .evaluation.utility import ALTERNATIVE_WORDS
-from .exceptions import ParameterError, SynthgenError, UsageError, one_line
-from .io import atomic_dir, sha256_frame
+from .evaluation import Scorecard, evaluate
+from .evaluation.utility import ALTERNATIVE_WORDS, check_repeats, resolve_models
+from .exceptions import OutputExistsError, ParameterError, SynthgenError, UsageError, one_line
+from .gate import load_policy
+from .io import atomic_dir, make_readable, sha256_frame
+from .models import make_generator
+from .pipeline import decide_schema, drop_columns, split_table, train_schema
+from .report import render_html, render_markdown
 from .schema import _py
 from .versions import synthgen_version
 
-__all__ = ["run_compare", "compare_from_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators",
+__all__ = ["run_compare", "compare_from_scorecards", "render_scorecards", "CompareResult", "COMPARE_VERSION", "rank_generators",
            "utility_summary"]
 
 COMPARE_VERSION = 1
@@ -164,7 +169,6 @@ def rank_generators(entries: list[dict]) -> list[dict]:
 
 def _check_inputs(df: pd.DataFrame, target: str, generators: Sequence[str], n: int | None,
                   protected: Sequence[str] | None, seeds: Sequence[int], params: dict | None) -> None:
-    from .models import make_generator
 
     if not isinstance(df, pd.DataFrame):
         raise UsageError(f"data: expected a pandas DataFrame, found {type(df).__name__}")
@@ -475,11 +479,6 @@ def run_compare(
     generator and stage (``None`` for silence). ``title`` names the report (default: "synthgen compare:
     <target>").
     """
-    from .evaluation import evaluate
-    from .evaluation.utility import check_repeats, resolve_models
-    from .gate import load_policy
-    from .models import make_generator
-    from .pipeline import decide_schema, drop_columns, split_table, train_schema
 
     def _int(v: Any) -> Any:  # numpy integers are fine; bools and floats are refused by _check_inputs
         return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
@@ -510,7 +509,6 @@ def run_compare(
     say = progress or (lambda _line: None)
     out = Path(out)
     if out.exists() and not force:
-        from .exceptions import OutputExistsError
 
         raise OutputExistsError(f"output '{out}' exists; pass --force to overwrite it")
     gate_policy = load_policy(policy)  # a malformed policy fails before the (long) fits
@@ -650,15 +648,11 @@ def run_compare(
 
 
 def _write_reports(result: CompareResult, folder: Path) -> None:
-    from .report import render_html, render_markdown
-
     (folder / "compare.json").write_text(json.dumps(result.data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     render_markdown(result, folder / "compare.md")
     render_html(result, folder / "index.html")
-    from .report import _readable
-
     for path in [folder, *folder.rglob("*")]:
-        _readable(path)
+        make_readable(path)
 
 
 def _leaderboard(generators: Sequence[str], seeds: Sequence[int], runs: list[dict], scorecards: dict,
@@ -744,8 +738,6 @@ def compare_from_scorecards(scorecards: Sequence[Any], *, policy: str | Path | N
     ``labels``); each is checked with ``policy`` ("default": the packaged policy, ``None``: no gate). The
     scorecards and verdicts travel in the private keys ``_scorecards`` / ``_verdicts`` for the renderer.
     """
-    from .evaluation import Scorecard
-    from .gate import load_policy
 
     items = list(scorecards)
     if not items:
@@ -792,3 +784,23 @@ def compare_from_scorecards(scorecards: Sequence[Any], *, policy: str | Path | N
         "_scorecards": {k: c.to_dict() for k, c in cards.items()},
         "_verdicts": {k: v.to_dict() for k, v in verdicts.items()},
     }
+
+
+def render_scorecards(
+    scorecards: Sequence[Any],
+    out_file: str | Path,
+    *,
+    policy: str | Path | None = "default",
+    labels: Sequence[str] | None = None,
+    markdown: str | Path | None = None,
+) -> Path:
+    """`synthgen report SCORECARD.json [...] --out FILE.html`: scorecards side by side, one row each.
+
+    ``scorecards``: JSON paths or ``Scorecard`` objects; each is labelled by its file name without
+    ``.json`` (or by ``labels``). Each is checked with ``policy`` ("default": the packaged policy; a path;
+    ``None``: no gate column). ``markdown``: also write the Markdown report there.
+    """
+    data = compare_from_scorecards(scorecards, policy=policy, labels=labels)
+    if markdown is not None:
+        render_markdown(data, markdown)
+    return render_html(data, out_file)

@@ -15,6 +15,9 @@ and a number. The gate fails closed: a metric the scorecard lacks, or holds as n
 "not measured" with the reason. ``use = "interval"`` needs the metric's 95% interval on the
 scorecard and fails when it is missing. Unknown metrics, unknown keys and malformed
 thresholds raise PolicyError naming the line.
+
+An optional ``[drift]`` table holds the PSI thresholds of ``synthgen drift`` (``moderate``, default
+0.1; ``significant``, default 0.25; significant must be above moderate): ``Policy.drift``.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from .evaluation.scorecard import Scorecard
 from .exceptions import PolicyError
 from .io import atomic_path
 
-__all__ = ["Policy", "Rule", "Verdict", "load_policy", "DEFAULT_POLICY"]
+__all__ = ["Policy", "Rule", "Verdict", "load_policy", "DEFAULT_POLICY", "DRIFT_THRESHOLDS"]
 
 DEFAULT_POLICY = "default.toml"
+# PSI thresholds of `synthgen drift` when a policy has no [drift] table (the usual rule of thumb)
+DRIFT_THRESHOLDS = {"moderate": 0.1, "significant": 0.25}
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
 _RULE = re.compile(r"^\s*(<=|>=|==|<|>)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 _EXTRA = {"quality_score"} | {f"subscores.{s}" for s in ("realism", "utility", "privacy", "fairness")}
@@ -88,13 +93,15 @@ class Verdict:
     passed: bool
     rules: list[dict]
     policy: dict
+    lineage: dict | None = None  # the scorecard's lineage entry (synthetic file vs its manifest), when it has one
 
     @property
     def failed_rules(self) -> list[dict]:
         return [r for r in self.rules if r["passed"] is False]
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "rules": self.rules, "policy": self.policy}
+        lineage = {} if self.lineage is None else {"lineage": self.lineage}
+        return {"passed": self.passed, "rules": self.rules, "policy": self.policy, **lineage}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -128,6 +135,7 @@ class Policy:
     sha256: str
     name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    drift: dict[str, float] = field(default_factory=lambda: dict(DRIFT_THRESHOLDS))
 
     def check(self, scorecard: Scorecard) -> Verdict:
         """Apply every rule; the verdict fails when any rule fails or a required metric is not measured."""
@@ -238,7 +246,29 @@ def parse_policy(text: str, source: str) -> Policy:
                           optional=optional, use=use))
     return Policy(rules=rules, version=str(data["policy_version"]), path=source,
                   sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), name=str(data.get("name", "")),
-                  extra={k: v for k, v in data.items() if k not in ("rules", "policy_version", "name")})
+                  extra={k: v for k, v in data.items() if k not in ("rules", "policy_version", "name", "drift")},
+                  drift=_drift_thresholds(data.get("drift"), lines, source))
+
+
+def _drift_thresholds(table: Any, lines: list[str], source: str) -> dict[str, float]:
+    """The optional [drift] table: PSI thresholds ``moderate`` and ``significant`` (defaults 0.1, 0.25)."""
+    if table is None:
+        return dict(DRIFT_THRESHOLDS)
+    if not isinstance(table, dict):
+        raise PolicyError(f"policy '{source}' line {_line_of(lines, 'drift')}: 'drift' must be a table "
+                          "([drift] with moderate = 0.1, significant = 0.25)")
+    out = dict(DRIFT_THRESHOLDS)
+    for key, value in table.items():
+        where = f"policy '{source}' line {_line_of(lines, key)}"
+        if key not in DRIFT_THRESHOLDS:
+            raise PolicyError(f"{where}: unknown key '{key}' in [drift]; it takes moderate, significant")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise PolicyError(f"{where}: [drift] {key} must be a PSI value > 0, got {value!r}")
+        out[key] = float(value)
+    if out["significant"] <= out["moderate"]:
+        raise PolicyError(f"policy '{source}' line {_line_of(lines, 'significant')}: [drift] significant "
+                          f"({out['significant']:g}) must be above moderate ({out['moderate']:g})")
+    return out
 
 
 def load_policy(path: str | os.PathLike | None = None) -> Policy:

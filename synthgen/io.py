@@ -7,8 +7,12 @@ import csv
 import gzip
 import hashlib
 import os
+import re
 import shutil
+import signal
+import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -16,7 +20,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .exceptions import FileFormatError, OutputExistsError, UsageError
+from .exceptions import FileFormatError, OutputExistsError, SynthgenError, UsageError
 
 __all__ = [
     "read_table",
@@ -26,7 +30,9 @@ __all__ = [
     "sha256_frame",
     "atomic_path",
     "atomic_dir",
+    "atomic_paths",
     "check_output",
+    "remove_stale_temporaries",
     "TableWriter",
 ]
 
@@ -106,7 +112,12 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = Fals
 
 
 def check_output(path: str | os.PathLike, *, force: bool) -> Path:
-    """Refuse an existing output without force, and an output folder that cannot be written."""
+    """Refuse an existing output without force, and an output folder that cannot be written.
+
+    A writable output folder is also cleared of synthgen's own stale temporaries (``.NAME.XXXXXXXX.tmp``
+    older than a day, left by a process that was killed: ``remove_stale_temporaries``), one line on
+    stderr saying so.
+    """
     path = Path(path)
     if path.exists() and not force:
         raise OutputExistsError(f"output '{path}' exists; pass --force to overwrite it")
@@ -115,7 +126,109 @@ def check_output(path: str | os.PathLike, *, force: bool) -> Path:
         raise UsageError(f"output '{path}': folder '{parent}' does not exist")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"output '{path}': folder '{parent}' is not writable")
+    removed = remove_stale_temporaries(parent)
+    if removed:
+        names = ", ".join(p.name for p in removed[:3]) + (", ..." if len(removed) > 3 else "")
+        noun = "file" if len(removed) == 1 else "files"
+        print(f"synthgen: removed {len(removed)} stale temporary {noun} older than a day in {parent} ({names})",
+              file=sys.stderr)
     return path
+
+
+# The names tempfile.mkstemp/mkdtemp give synthgen's temporaries: "." + output name + "." + 8 characters
+# from tempfile's alphabet + ".tmp" (atomic_path, atomic_dir, atomic_paths, TableWriter).
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+STALE_AFTER_S = 24 * 3600
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *, max_age_s: float = STALE_AFTER_S,
+                             now: float | None = None) -> list[Path]:
+    """Remove synthgen's own temporaries in ``folder`` untouched for more than ``max_age_s``; return them.
+
+    Only entries named like synthgen's temporaries (``.NAME.XXXXXXXX.tmp``: a file, or a folder whose
+    newest entry is that old) are candidates; links, other names and anything newer are left alone, so
+    a command still writing beside this one keeps its temporary. Removal errors are ignored.
+    """
+    folder = Path(folder)
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name) or entry.is_symlink():
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                if now - entry.stat(follow_symlinks=False).st_mtime > max_age_s:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False) and now - _newest_mtime(Path(entry.path)) > max_age_s:
+                shutil.rmtree(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def _newest_mtime(folder: Path) -> float:
+    """The latest mtime of a folder and of everything under it (links not followed)."""
+    newest = folder.lstat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the body runs (a few renames); a held signal arrives after it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # runs a held signal's handler here
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike, force: bool = False) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of ``paths``; on success all are renamed into place together.
+
+    The renames run in the order given (put the one that must never appear alone last) with SIGINT and
+    SIGTERM held back; if a rename fails, or a signal held back during them arrives, the ones already
+    renamed are removed again, so either every output is written or none is. Temporaries are always
+    removed.
+    """
+    targets = [check_output(p, force=force) for p in paths]
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield list(temps)
+        placed: list[Path] = []
+        try:
+            with _signals_held():
+                for tmp, target in zip(temps, targets):
+                    os.replace(tmp, target)
+                    placed.append(target)
+        except BaseException as exc:
+            for target in placed:
+                with contextlib.suppress(OSError):
+                    target.unlink()
+            if isinstance(exc, OSError):
+                failed = targets[min(len(placed), len(targets) - 1)]
+                raise SynthgenError(f"output '{failed}': cannot be written ({exc.strerror or type(exc).__name__}); "
+                                    "nothing was written") from None
+            raise
+    finally:
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -156,10 +269,11 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
 class TableWriter:
     """Append DataFrame chunks to a CSV or Parquet file, renamed into place on close."""
 
-    def __init__(self, path: str | os.PathLike, *, force: bool = False):
+    def __init__(self, path: str | os.PathLike, *, force: bool = False, into: str | os.PathLike | None = None):
+        """``into``: write to this temporary file (from ``atomic_paths``) and leave renaming to the caller."""
         self.path = Path(path)
         self.format = table_format(self.path)
-        self._ctx = atomic_path(self.path, force=force)
+        self._ctx = atomic_path(self.path, force=force) if into is None else contextlib.nullcontext(Path(into))
         self._tmp: Path | None = None
         self._parquet = None
         self._schema = None
@@ -199,6 +313,13 @@ class TableWriter:
         if self._parquet is not None:
             self._parquet.close()
         return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+def make_readable(path: str | os.PathLike) -> None:
+    """Give a written file or folder the usual permissions (temporary files are created owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -16,10 +16,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from . import audit
+from . import audit, lineage, tracking
 from .evaluation.utility import check_repeats, resolve_models
-from .exceptions import DataError, IntegrityError, NotEnoughRowsError, ParameterError, UsageError
-from .io import TableWriter, check_output, read_table, sha256_file
+from .exceptions import (DataError, IntegrityError, NotEnoughRowsError, ParameterError, SynthgenError, UsageError,
+                         one_line)
+from .io import TableWriter, atomic_paths, check_output, read_table, sha256_file
 from .models import make_generator
 from .models.base import BaseGenerator, positive_int, resolve_seed, target_counts
 from .schema import Schema, _py
@@ -142,14 +143,21 @@ def fit_file(
     drop: list[str] | None = None,
     force: bool = False,
 ) -> tuple[BaseGenerator, Path]:
-    """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage."""
+    """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage and the
+    drift profile of the train rows (bins and shares, no rows: `synthgen drift MODEL_DIR CURRENT`)."""
+    from .drift import profile
+
     check_output(out, force=force)  # fail before the (possibly long) fit
     df = read_table(data)
     gen, record = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds,
                             drop=drop)
+    in_train = np.ones(len(df), dtype=bool)
+    in_train[np.asarray(record["holdout_positions"], dtype=np.int64)] = False
+    train = drop_columns(df, drop, target).iloc[np.flatnonzero(in_train)]  # the rows the model learned from
     extra = {
         "training_data": {"file": str(Path(data).resolve()), "file_sha256": sha256_file(data), "table_rows": len(df)},
         "split": record,
+        "profile": profile(train, target, gen.schema_, rare=gen.classes_),
     }
     return gen, gen.save(out, force=force, extra=extra)
 
@@ -179,22 +187,38 @@ def generate_file(
 ) -> GenerateResult:
     """`synthgen generate`: stream n rows from a saved model to CSV/Parquet in bounded memory, atomically.
 
+    Beside ``out`` goes ``out.manifest.json`` (``synthgen/lineage.py``: out's sha256, the model's
+    manifest sha256, the seed used, n, chunk size); both are renamed into place together or neither.
     ``trust_pickle``: load a model folder whose payload is a pickle (written by an older synthgen, or
     SDV's copula); unpickling runs code from the folder, so only for a folder you trust."""
     from tqdm.auto import tqdm
 
     n = positive_int(n, "n")
-    check_output(out, force=force)
+    chunk_size = positive_int(chunk_size, "chunk_size")
+    out, side = Path(out), lineage.manifest_path(out)
+    for path in (out, side):
+        check_output(path, force=force)
+        if path.is_dir():
+            raise UsageError(f"output '{path}' is a folder; name a file")
     gen = load(model, trust_pickle=trust_pickle)
+    model_sha = lineage.model_manifest_sha256(model)
+    used_seed = gen.seed_ if seed is None else resolve_seed(seed)  # the rows iter_sample(seed) gives
     start = time.perf_counter()
-    chunks = gen.iter_sample(n, label=label, chunk_size=chunk_size, random_state=seed)
-    with TableWriter(out, force=force) as writer, tqdm(
-        total=int(n), unit="rows", unit_scale=True, disable=not progress, file=sys.stderr, desc="generate"
-    ) as bar:
-        for chunk in chunks:
-            writer.write(chunk)
-            bar.update(len(chunk))
-    return GenerateResult(Path(out), writer.rows, time.perf_counter() - start)
+    chunks = gen.iter_sample(n, label=label, chunk_size=chunk_size, random_state=used_seed)
+    # the lineage manifest and the table are renamed into place together, the table last: never one alone
+    with atomic_paths(side, out, force=force) as (side_tmp, out_tmp):
+        with TableWriter(out, into=out_tmp) as writer, tqdm(
+            total=int(n), unit="rows", unit_scale=True, disable=not progress, file=sys.stderr, desc="generate"
+        ) as bar:
+            for chunk in chunks:
+                writer.write(chunk)
+                bar.update(len(chunk))
+        record = lineage.generate_record(
+            file=out, file_sha256=sha256_file(out_tmp), file_bytes=out_tmp.stat().st_size, rows=writer.rows,
+            model=model, model_manifest_sha256=model_sha, generator=gen.name, n=n, seed=used_seed,
+            seed_source="model" if seed is None else "given", chunk_size=chunk_size, label=label, fmt=writer.format)
+        lineage.write_record(side_tmp, record, target=side)
+    return GenerateResult(out, writer.rows, time.perf_counter() - start)
 
 
 def rebuild_split(model: str | Path, data: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -265,6 +289,7 @@ def evaluate_files(
         schema = None
     real_train = drop_columns(real_train, drop, target, source="the real rows")
     real_holdout = drop_columns(real_holdout, drop, target, source="the holdout rows")
+    provenance = lineage.scorecard_record(synthetic, model)  # the bytes about to be read, vs their manifest
     rows = read_table(synthetic)
     rows = rows.drop(columns=[c for c in drop or [] if c in rows.columns])
     if schema is None:
@@ -276,6 +301,7 @@ def evaluate_files(
     card = evaluate(real_train, real_holdout, rows, target=target, protected=protected or None,
                     random_state=seed, schema=schema, utility_models=utility_models, utility_repeats=utility_repeats,
                     sensitive=sensitive)
+    card.lineage = provenance  # None without a lineage manifest: the scorecard is then as before
     card.save(out, force=force)
     return card
 
@@ -300,7 +326,10 @@ def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: s
 
     if out is not None:
         check_output(out, force=force)
-    verdict = load_policy(policy).check(Scorecard.load(scorecard))
+    card = Scorecard.load(scorecard)
+    verdict = load_policy(policy).check(card)
+    if card.lineage is not None:  # the synthetic file's lineage, as evaluate recorded it, and this scorecard's hash
+        verdict.lineage = {"scorecard": str(scorecard), "scorecard_sha256": sha256_file(scorecard), **card.lineage}
     if out is not None:
         verdict.save(out, force=force)
     return verdict
@@ -308,8 +337,10 @@ def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: s
 
 @contextlib.contextmanager
 def observed(command: str | None, argv: Sequence[str], inputs: Sequence[str | Path] = (),
-             outputs: Sequence[str | Path] = ()) -> Iterator[audit.CommandRun]:
-    """Observe one command: the audit log (``synthgen/audit.py``) records it, chained and locked.
+             outputs: Sequence[str | Path] = (), track: tracking.Request | None = None) -> Iterator[audit.CommandRun]:
+    """Observe one command: the audit log (``synthgen/audit.py``) records it, chained and locked; with
+    ``track``, MLflow records it too (``synthgen/tracking.py``: mlflow and the tracking URI are checked
+    before the body, a refusal is logged and raised; the run is logged from the outputs after it).
 
     Before the body runs, the log's location is checked (``audit.preflight``: a read-only, full or
     foreign log raises here, so the command never starts) and ``inputs`` are hashed. The body sets
@@ -324,8 +355,17 @@ def observed(command: str | None, argv: Sequence[str], inputs: Sequence[str | Pa
     run = audit.CommandRun(command, list(argv), inputs=[audit.digest(p) for p in inputs] if log is not None else [],
                            outputs=[str(p) for p in outputs])
     try:
+        tracker = tracking.start(track, [str(p) for p in inputs], [str(p) for p in outputs])
+    except SynthgenError as exc:  # before any work: the audit log records the refusal
+        run.exit_status, run.error = exc.exit_code, one_line(exc, 500)
+        if log is not None:
+            audit.append(log, run.entry())
+        raise
+    try:
         yield run
     except BaseException as exc:
+        if tracker is not None:
+            tracker.abandon()
         if run.exit_status is None:
             run.exit_status = 130 if isinstance(exc, KeyboardInterrupt) else 1
         if run.error is None:
@@ -334,5 +374,7 @@ def observed(command: str | None, argv: Sequence[str], inputs: Sequence[str | Pa
             with contextlib.suppress(Exception):  # the body's exception is the one to see
                 audit.append(log, run.entry())
         raise
+    if tracker is not None:  # reads what the command wrote; a failure is a warning, never a new status
+        tracker.finish(exit_status=run.exit_status, verdict=run.verdict, error=run.error, digests=run.inputs)
     if log is not None:
         audit.append(log, run.entry())

@@ -115,3 +115,13 @@ def fraud_setup(legit: int = 9_000):
     df = pd.concat([df[df["fraud"]], df[~df["fraud"]].sample(legit, random_state=0)]).sort_index()
     train, holdout = split(df.reset_index(drop=True), "fraud")
     return train, holdout, "fraud", True, []
+
+
+def fitted_model(root, table: pd.DataFrame, target: str, generator: str, name: str):
+    """Write ``table`` to ROOT/NAME and `synthgen fit` it into ROOT/model (a quick generator); return ROOT."""
+    from synthgen.cli import main
+
+    table.to_csv(root / name, index=False)
+    assert main(["fit", str(root / name), "--target", target, "--generator", generator,
+                 "--out", str(root / "model")]) == 0
+    return root

@@ -14,17 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _scenarios import fitted_model
 from synthgen.cli import main
 from synthgen.datasets import load_fraud
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cli")
-    load_fraud().to_csv(root / "fraud.csv", index=False)
-    assert main(["fit", str(root / "fraud.csv"), "--target", "fraud", "--generator", "gaussian-copula",
-                 "--out", str(root / "model")]) == 0
-    return root
+    return fitted_model(tmp_path_factory.mktemp("cli"), load_fraud(), "fraud", "gaussian-copula", "fraud.csv")
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from synthgen.compare import CompareResult, compare_from_scorecards, run_compare
+from synthgen.compare import CompareResult, compare_from_scorecards, render_scorecards, run_compare
 from synthgen.datasets import load_fraud
 from synthgen.evaluation import Scorecard
 from synthgen.exceptions import OutputExistsError, ParameterError, UsageError
-from synthgen.report import render_html, render_markdown, render_scorecards
+from synthgen.report import render_html, render_markdown
 
 N = 200  # synthetic rows per generator: small, to keep the tests fast
 
@@ -198,7 +198,7 @@ def test_report_api_is_curated():
     import synthgen.report
 
     assert sorted(synthgen.report.__all__) == sorted(
-        ["render_html", "render_markdown", "render_scorecards", "html_string", "markdown_string"])
+        ["render_html", "render_markdown", "html_string", "markdown_string"])
     for name in synthgen.report.__all__:
         assert callable(getattr(synthgen.report, name))
 

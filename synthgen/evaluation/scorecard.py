@@ -128,6 +128,7 @@ class Scorecard:
     library_versions: dict[str, str]
     scorecard_version: int = SCORECARD_VERSION
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)  # not serialised
+    lineage: dict[str, Any] | None = None  # the synthetic file vs its lineage manifest (synthgen/lineage.py)
 
     def value(self, name: str) -> float | None:
         """A metric's raw value, a sub-score (``subscores.privacy``) or ``quality_score``."""
@@ -144,6 +145,8 @@ class Scorecard:
         return None if entry is None else entry.get("ci95")
 
     def to_dict(self) -> dict:
+        """The scorecard as JSON-safe data; ``lineage`` only when the synthetic file had a manifest."""
+        lineage = {} if self.lineage is None else {"lineage": self.lineage}
         return _clean({
             "scorecard_version": self.scorecard_version,
             "quality_score": self.quality_score,
@@ -153,6 +156,7 @@ class Scorecard:
             "inputs": self.inputs,
             "random_state": self.random_state,
             "library_versions": self.library_versions,
+            **lineage,
         })
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -178,7 +182,8 @@ class Scorecard:
             raise ScorecardError(f"{source}: missing keys {', '.join(missing)}")
         return cls(quality_score=data["quality_score"], subscores=data["subscores"], metrics=data["metrics"],
                    details=data["details"], inputs=data["inputs"], random_state=data["random_state"],
-                   library_versions=data["library_versions"], scorecard_version=version)
+                   library_versions=data["library_versions"], scorecard_version=version,
+                   lineage=data.get("lineage"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Scorecard":

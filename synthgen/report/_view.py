@@ -188,9 +188,7 @@ def _load_json(path: Path) -> dict | None:
 def normalise_source(source: Any) -> tuple[dict, dict[str, dict], dict[str, dict]]:
     """(compare data, {run id: scorecard dict}, {run id: verdict dict}) from a CompareResult, a compare
     dict (scorecards read beside nothing), a compare.json path or a report folder."""
-    from ..compare import CompareResult  # lazy: compare writes reports, reports read compare data
-
-    if isinstance(source, CompareResult):
+    if all(hasattr(source, a) for a in ("data", "scorecards", "verdicts")):  # a compare.CompareResult
         cards = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in source.scorecards.items()}
         verdicts = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in source.verdicts.items()}
         return source.data, cards, verdicts
