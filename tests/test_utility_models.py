@@ -173,10 +173,31 @@ def test_rf_tunes_its_threshold_on_out_of_bag_scores(fraud_frames, three):
     assert len(tunings) == 2 and all(t["folds"] == "out-of-bag" for t in tunings)
     assert three[1]["models"]["hgb"]["tuned_threshold"][0]["folds"] == U.TUNE_FOLDS
     d, _ = U._data(fraud_frames, np.random.default_rng(0))
-    p_ho, oob = _rf_out_of_bag(d.X_tr, d.y_tr, d.is_cat, d.X_ho, 5)
-    assert np.array_equal(p_ho, _rf(d.X_tr, d.y_tr, d.is_cat, d.X_ho, 5))  # the very same trees
+    predict, oob = _rf_out_of_bag(d.X_tr, d.y_tr, d.is_cat, 5)
+    assert np.array_equal(predict(d.X_ho), _rf(d.X_tr, d.y_tr, d.is_cat, 5)(d.X_ho))  # the very same trees
     _, by_oob = U.tuned_threshold(d.X_tr, d.y_tr, d.is_cat, 5, FAMILIES["rf"], out_of_bag=oob)
     _, by_cv = U.tuned_threshold(d.X_tr, d.y_tr, d.is_cat, 5, FAMILIES["rf"])
-    in_sample = U._best_f1_threshold(d.y_tr, _rf(d.X_tr, d.y_tr, d.is_cat, d.X_tr, 5))[1]
+    in_sample = U._best_f1_threshold(d.y_tr, _rf(d.X_tr, d.y_tr, d.is_cat, 5)(d.X_tr))[1]
     assert abs(by_oob["out_of_fold_f1"] - by_cv["out_of_fold_f1"]) < 0.03, (by_oob, by_cv)  # measured 0.001
     assert in_sample > by_oob["out_of_fold_f1"] + 0.1, (in_sample, by_oob)  # measured 0.926 vs 0.771
+
+
+def test_free_options_are_fitted_once_per_split_and_equal_a_refit(fraud_frames, monkeypatch):
+    """Baseline, class weights and the tuned threshold use no synthetic row: a second synthetic set on the
+    same split reuses them (2 fits instead of 4 plus 3 tuning folds), with bit-identical results."""
+    train, holdout, target, label, _ = fraud_setup(legit=3_000)
+    other = prepare(train, holdout, copula_sample(train, target, label, 150, seed=9), target)
+    U._FREE_CACHE.clear()
+    fits = []
+    hgb = FAMILIES["hgb"]
+    counting = type(hgb)(hgb.name, hgb.description, hgb.seeded, lambda *a: fits.append(1) or hgb.fit(*a))
+    monkeypatch.setitem(FAMILIES, "hgb", counting)
+    first = U.utility(fraud_frames, 3)
+    assert len(fits) == 4 + U.TUNE_FOLDS
+    cached = U.utility(other, 3)
+    assert len(fits) == 4 + U.TUNE_FOLDS + 2  # oversampling and augmented only
+    U._FREE_CACHE.clear()
+    refit = U.utility(other, 3)
+    assert len(fits) == 2 * (4 + U.TUNE_FOLDS) + 2
+    assert cached[0] == refit[0] and json.dumps(cached[1], sort_keys=True) == json.dumps(refit[1], sort_keys=True)
+    assert first[0] != cached[0]  # a different synthetic set really was scored

@@ -20,9 +20,11 @@ rows, and an interval that contains 0 is "no measurable change", never a gain. C
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -301,19 +303,58 @@ def _data(frames: Frames, rng: np.random.Generator) -> tuple[_Data, int]:
 def _fit_options(model: UtilityModel, d: _Data, seed: int, primary: bool) -> dict:
     """One family, one seed: holdout scores and decision thresholds of every option, the tuning record,
     and (primary family only) the baseline's scores for the synthetic rows, for label fidelity."""
-    X_pred = np.vstack([d.X_ho, d.X_syn]) if primary else d.X_ho
-    if model.out_of_bag is not None:
-        p_all, oob = model.out_of_bag(d.X_tr, d.y_tr, d.is_cat, X_pred, seed)
-    else:
-        p_all, oob = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, X_pred, seed), None
-    p_base = p_all[: len(d.X_ho)]
-    p_cw = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, seed, d.weights)
+    free = _free_options(model, d, seed)
     p_os = model.fit_predict(d.X_os, d.y_os, d.is_cat, d.X_ho, seed)
     p_aug = model.fit_predict(np.vstack([d.X_tr, d.X_syn]), np.r_[d.y_tr, d.y_syn], d.is_cat, d.X_ho, seed)
+    scores = {"baseline": (free.p_base, 0.5), "class_weights": (free.p_cw, 0.5),
+              "tuned_threshold": (free.p_base, free.threshold), "oversampling": (p_os, 0.5), "augmented": (p_aug, 0.5)}
+    return {"scores": scores, "tuning": free.tuning, "synthetic": free.predict(d.X_syn) if primary else None}
+
+
+@dataclass(frozen=True)
+class _Free:
+    """The options that use no synthetic row (baseline, class weights, tuned threshold) for one family and
+    seed: the baseline's predict function, holdout scores, the tuned threshold and its record."""
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    p_base: np.ndarray
+    p_cw: np.ndarray
+    threshold: float
+    tuning: dict
+
+
+_FREE_CACHE: OrderedDict[tuple, _Free] = OrderedDict()
+FREE_CACHE_SIZE = 16  # entries (one per family x seed x split): a fitted model and two holdout score vectors each
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def _free_options(model: UtilityModel, d: _Data, seed: int) -> _Free:
+    """The free options, fitted once per (family, seed, train, holdout): every generator, amount and planted
+    set scored on the same split reuses them (compare, selftest), with results identical to a refit, since
+    the key is the bytes of every input they depend on."""
+    key = (model.name, seed, _digest(d.X_tr, d.y_tr, d.is_cat, d.X_ho, d.weights))
+    if key in _FREE_CACHE:
+        _FREE_CACHE.move_to_end(key)
+        return _FREE_CACHE[key]
+    if model.out_of_bag is not None:
+        predict, oob = model.out_of_bag(d.X_tr, d.y_tr, d.is_cat, seed)
+    else:
+        predict, oob = model.fit(d.X_tr, d.y_tr, d.is_cat, seed, None), None
+    p_cw = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, seed, d.weights)
     threshold, tuning = tuned_threshold(d.X_tr, d.y_tr, d.is_cat, seed, model, out_of_bag=oob)
-    scores = {"baseline": (p_base, 0.5), "class_weights": (p_cw, 0.5), "tuned_threshold": (p_base, threshold),
-              "oversampling": (p_os, 0.5), "augmented": (p_aug, 0.5)}
-    return {"scores": scores, "tuning": tuning, "synthetic": p_all[len(d.X_ho):] if primary else None}
+    free = _Free(predict, predict(d.X_ho), p_cw, threshold, tuning)
+    _FREE_CACHE[key] = free
+    while len(_FREE_CACHE) > FREE_CACHE_SIZE:
+        _FREE_CACHE.popitem(last=False)
+    return free
 
 
 def _repeat_seeds(model_seed: int, repeats: int) -> list[int]:

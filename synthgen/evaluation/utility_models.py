@@ -31,36 +31,46 @@ LGBM_PARAMS = dict(n_estimators=150, learning_rate=0.1, num_leaves=31, min_child
 XGB_PARAMS = dict(n_estimators=150, learning_rate=0.1, max_depth=6, tree_method="hist")
 DEFAULT_MODELS = ("hgb",)
 
-Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, "np.ndarray | None"], np.ndarray]
-OutOfBag = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+Predict = Callable[[np.ndarray], np.ndarray]  # rows -> rare-class probabilities
+Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, int, "np.ndarray | None"], Predict]
+OutOfBag = Callable[[np.ndarray, np.ndarray, np.ndarray, int], tuple[Predict, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class UtilityModel:
-    """One model family: its name, a one-line description, whether its fit uses the seed, and its fit."""
+    """One model family: its name, a one-line description, whether its fit uses the seed, and its fit
+    (``fit(X, y, is_cat, seed, sample_weight)`` returns the fitted model's predict function)."""
 
     name: str
     description: str
     seeded: bool
-    fit_predict: Fit
+    fit: Fit
     package: str | None = None  # the optional package it needs
-    out_of_bag: OutOfBag | None = None  # one fit giving predictions and out-of-bag train scores (threshold tuning)
+    out_of_bag: OutOfBag | None = None  # one fit giving the predict function and out-of-bag train scores
 
     @property
     def installed(self) -> bool:
         return self.package is None or importlib.util.find_spec(self.package) is not None
 
+    def fit_predict(self, X, y, is_cat, X_pred, seed, sample_weight=None) -> np.ndarray:
+        """Fit on (X, y) and return the rare-class probabilities of ``X_pred``."""
+        return self.fit(X, y, is_cat, seed, sample_weight)(X_pred)
 
-def _hgb(X, y, is_cat, X_pred, seed, sample_weight=None):
+
+def _hgb(X, y, is_cat, seed, sample_weight=None) -> Predict:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     clf = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed, **MODEL_PARAMS)
     with omp_threads(len(X)):
         clf.fit(X, y, sample_weight=sample_weight)
-        return clf.predict_proba(X_pred)[:, 1]
+
+    def predict(X_pred):
+        with omp_threads(len(X_pred)):
+            return clf.predict_proba(X_pred)[:, 1]
+    return predict
 
 
-def _logreg(X, y, is_cat, X_pred, seed, sample_weight=None):
+def _logreg(X, y, is_cat, seed, sample_weight=None) -> Predict:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -74,7 +84,7 @@ def _logreg(X, y, is_cat, X_pred, seed, sample_weight=None):
     ])
     model = make_pipeline(features, LogisticRegression(C=1.0, max_iter=1_000))
     model.fit(X, y, logisticregression__sample_weight=sample_weight)
-    return model.predict_proba(X_pred)[:, 1]
+    return lambda X_pred: model.predict_proba(X_pred)[:, 1]
 
 
 def _forest(X, y, seed, sample_weight=None, oob_score=False):
@@ -92,32 +102,33 @@ def _forest(X, y, seed, sample_weight=None, oob_score=False):
     return clf.set_params(n_jobs=1)
 
 
-def _rf(X, y, is_cat, X_pred, seed, sample_weight=None):
-    return _forest(X, y, seed, sample_weight).predict_proba(X_pred)[:, 1]
+def _rf(X, y, is_cat, seed, sample_weight=None) -> Predict:
+    clf = _forest(X, y, seed, sample_weight)
+    return lambda X_pred: clf.predict_proba(X_pred)[:, 1]
 
 
-def _rf_out_of_bag(X, y, is_cat, X_pred, seed):
+def _rf_out_of_bag(X, y, is_cat, seed) -> tuple[Predict, np.ndarray]:
     """The baseline forest of ``_rf`` (same trees: out-of-bag scoring draws no randomness) plus each train
     row's score from the trees that did not see it: the forest's own out-of-sample predictions."""
     clf = _forest(X, y, seed, oob_score=True)
-    oob = clf.oob_decision_function_[:, 1]
-    return clf.predict_proba(X_pred)[:, 1], np.nan_to_num(oob, nan=float(y.mean()))  # NaN: in every tree's bag
+    oob = np.nan_to_num(clf.oob_decision_function_[:, 1], nan=float(y.mean()))  # NaN: in every tree's bag
+    return (lambda X_pred: clf.predict_proba(X_pred)[:, 1]), oob
 
 
-def _lightgbm(X, y, is_cat, X_pred, seed, sample_weight=None):
+def _lightgbm(X, y, is_cat, seed, sample_weight=None) -> Predict:
     from lightgbm import LGBMClassifier
 
     clf = LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1, deterministic=True, **LGBM_PARAMS)
     clf.fit(X, y, sample_weight=sample_weight, categorical_feature=[int(j) for j in np.flatnonzero(is_cat)])
-    return clf.predict_proba(X_pred)[:, 1]
+    return lambda X_pred: clf.predict_proba(X_pred)[:, 1]
 
 
-def _xgboost(X, y, is_cat, X_pred, seed, sample_weight=None):
+def _xgboost(X, y, is_cat, seed, sample_weight=None) -> Predict:
     from xgboost import XGBClassifier
 
     clf = XGBClassifier(random_state=seed, n_jobs=1, **XGB_PARAMS)
     clf.fit(X, y, sample_weight=sample_weight)  # categories as ordinal codes; NaN is missing
-    return clf.predict_proba(X_pred)[:, 1]
+    return lambda X_pred: clf.predict_proba(X_pred)[:, 1]
 
 
 def _describe(name: str, params: dict, extra: str) -> str:
@@ -126,15 +137,15 @@ def _describe(name: str, params: dict, extra: str) -> str:
 
 FAMILIES: dict[str, UtilityModel] = {m.name: m for m in (
     UtilityModel("hgb", _describe("HistGradientBoostingClassifier", MODEL_PARAMS, ", native categories"),
-                 seeded=False, fit_predict=_hgb),
+                 seeded=False, fit=_hgb),
     UtilityModel("logreg", "LogisticRegression(C=1.0) on one-hot categories (min_frequency=5) and median-imputed, "
-                 "scaled numbers", seeded=False, fit_predict=_logreg),
+                 "scaled numbers", seeded=False, fit=_logreg),
     UtilityModel("rf", _describe("RandomForestClassifier", RF_PARAMS, f", at most {RF_MAX_ROWS} rows per tree, "
-                 "categories as codes"), seeded=True, fit_predict=_rf, out_of_bag=_rf_out_of_bag),
+                 "categories as codes"), seeded=True, fit=_rf, out_of_bag=_rf_out_of_bag),
     UtilityModel("lightgbm", _describe("LGBMClassifier", LGBM_PARAMS, ", native categories"), seeded=False,
-                 fit_predict=_lightgbm, package="lightgbm"),
+                 fit=_lightgbm, package="lightgbm"),
     UtilityModel("xgboost", _describe("XGBClassifier", XGB_PARAMS, ", categories as codes"), seeded=False,
-                 fit_predict=_xgboost, package="xgboost"),
+                 fit=_xgboost, package="xgboost"),
 )}
 
 
