@@ -17,9 +17,12 @@ import numpy as np
 import pandas as pd
 
 from . import audit, lineage, tracking
+from .drift import profile
+from .evaluation import Scorecard, evaluate
 from .evaluation.utility import check_repeats, resolve_models
 from .exceptions import (DataError, IntegrityError, NotEnoughRowsError, ParameterError, SynthgenError, UsageError,
                          one_line)
+from .gate import load_policy
 from .io import TableWriter, atomic_paths, check_output, read_table, sha256_file
 from .models import make_generator
 from .models.base import BaseGenerator, positive_int, resolve_seed, target_counts
@@ -145,8 +148,6 @@ def fit_file(
 ) -> tuple[BaseGenerator, Path]:
     """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage and the
     drift profile of the train rows (bins and shares, no rows: `synthgen drift MODEL_DIR CURRENT`)."""
-    from .drift import profile
-
     check_output(out, force=force)  # fail before the (possibly long) fit
     df = read_table(data)
     gen, record = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds,
@@ -266,8 +267,6 @@ def evaluate_files(
     With a model, the model's schema is used as it is (``column_kinds`` may only repeat it); with
     files, kinds are decided once on train and holdout together. ``drop`` columns leave every frame.
     """
-    from .evaluation import evaluate
-
     check_output(out, force=force)
     resolve_models(utility_models)  # a bad name or count fails before any file is read
     check_repeats(utility_repeats)
@@ -321,9 +320,6 @@ def _model_schema(model: str | Path, manifest: dict, column_kinds: dict[str, str
 def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: str | Path | None = None,
               force: bool = False):
     """`synthgen gate`: the verdict of a saved scorecard under a policy (default: the packaged one)."""
-    from .evaluation import Scorecard
-    from .gate import load_policy
-
     if out is not None:
         check_output(out, force=force)
     card = Scorecard.load(scorecard)
