@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/synthgen demo --out reports/demo
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=25
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
