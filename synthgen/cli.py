@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .exceptions import SynthgenError, UsageError, one_line
+from .exceptions import SynthgenError, Terminated, UsageError, one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -367,14 +367,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"synthgen {args.command}: error: {exc}", file=sys.stderr)
         return (run.exit_status or exc.exit_code) if run is not None else exc.exit_code
     return int(run.exit_status)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived while a command ran (how Kubernetes, Argo and CI runners stop a job).
-
-    A KeyboardInterrupt, so every cleanup Ctrl-C runs (``atomic_path``/``atomic_dir``/``TableWriter``
-    temporaries removed, a compare's partial folder) runs for it too; ``_dispatch`` turns it into 143.
-    """
 
 
 class _SigtermHandler:

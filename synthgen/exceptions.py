@@ -130,3 +130,11 @@ def one_line(exc: BaseException, limit: int | None = None) -> str:
     """An exception's message on one line (white space folded), optionally cut to ``limit`` characters."""
     text = " ".join(str(exc).split())
     return text[:limit] if limit else text
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a command ran (how Kubernetes, Argo and CI runners stop a job).
+
+    A KeyboardInterrupt, so every cleanup Ctrl-C runs (``atomic_path``/``atomic_dir``/``TableWriter``
+    temporaries removed, a compare's partial folder) runs for it too; ``_dispatch`` turns it into 143.
+    """
