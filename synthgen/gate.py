@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
-from .evaluation.base import METRICS
+from .evaluation import registry
 from .evaluation.scorecard import Scorecard
 from .exceptions import PolicyError
 from .io import atomic_path
@@ -46,7 +46,7 @@ DEFAULT_POLICY = "default.toml"
 DRIFT_THRESHOLDS = {"moderate": 0.1, "significant": 0.25}
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
 _RULE = re.compile(r"^\s*(<=|>=|==|<|>)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
-_EXTRA = {"quality_score"} | {f"subscores.{s}" for s in ("realism", "utility", "privacy", "fairness")}
+_EXTRA = {"quality_score"} | {f"subscores.{s.name}" for s in registry.SUBSCORES}
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,9 @@ class Policy:
 
 def _sentence(scorecard: Scorecard, name: str, value: float) -> str:
     """The metric's own sentence with its numbers (sub-scores and the quality score: plain)."""
-    if name in METRICS:
-        return METRICS[name].sentence(value, scorecard.details)
+    metric = registry.get(name)
+    if metric is not None:
+        return metric.sentence(value, scorecard.details)
     if name == "quality_score":
         return f"quality score {value:.1f} of 100"
     if name == "subscores.realism":
@@ -216,6 +217,7 @@ def parse_policy(text: str, source: str) -> Policy:
     rules_table = data.get("rules")
     if not isinstance(rules_table, dict) or not rules_table:
         raise PolicyError(f"policy '{source}': needs a [rules] table with at least one rule")
+    known = registry.by_name()  # the registry as it is now
     rules = []
     for key, spec in rules_table.items():
         line = _line_of(lines, key)
@@ -233,14 +235,14 @@ def parse_policy(text: str, source: str) -> Policy:
             if use not in ("value", "interval"):
                 raise PolicyError(f"{where}: 'use' for '{key}' must be \"value\" or \"interval\", got {use!r}")
             spec = spec.get("rule")
-        if key not in METRICS and key not in _EXTRA:
+        if key not in known and key not in _EXTRA:
             what = "marks unknown metric" if optional else "unknown metric"
-            raise PolicyError(f"{where}: {what} '{key}'; known: {', '.join(sorted(METRICS) + sorted(_EXTRA))}")
+            raise PolicyError(f"{where}: {what} '{key}'; known: {', '.join(sorted(known) + sorted(_EXTRA))}")
         match = _RULE.match(spec) if isinstance(spec, str) else None
         if match is None:
             raise PolicyError(f"{where}: malformed threshold {spec!r} for '{key}'; expected e.g. \"<= 0.05\" "
                               f"(operators {', '.join(_OPS)})")
-        if use == "interval" and key not in METRICS:
+        if use == "interval" and key not in known:
             raise PolicyError(f"{where}: '{key}' has no interval; use = \"interval\" needs a scorecard metric")
         rules.append(Rule(metric=key, op=match.group(1), threshold=float(match.group(2)), line=line,
                           optional=optional, use=use))

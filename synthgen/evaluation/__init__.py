@@ -2,12 +2,18 @@
 
     card = evaluate(real_train, real_holdout, synthetic, target="fraud")
     card.quality_score, card.subscores, card.metrics["leakage.mia_auc"]["value"]
+
+Every scorecard number is a ``Metric`` class listed in ``registry.METRICS``, the one registry;
+``METRICS`` here is that registry by name (a live read-only view).
 """
 
 from __future__ import annotations
 
-from .base import METRICS, Metric
+from . import registry
+from .base import Metric
 from .evaluator import evaluate
 from .scorecard import SCORECARD_VERSION, Scorecard
 
-__all__ = ["evaluate", "Scorecard", "Metric", "METRICS", "SCORECARD_VERSION"]
+METRICS = registry.BY_NAME
+
+__all__ = ["evaluate", "Scorecard", "Metric", "METRICS", "SCORECARD_VERSION", "registry"]

@@ -1,9 +1,15 @@
-"""``evaluate``: run realism, utility, leakage and fairness once and assemble the scorecard."""
+"""``evaluate``: run each stage (realism, utility, leakage, privacy, fairness) once, compute every registered
+metric from them, and assemble the scorecard.
+
+A stage is one pass that measures a family of metrics together (one nearest-neighbour search serves every
+DCR metric); each metric's ``compute`` reads its stage's value (``base.Metric``), or computes its own.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,12 +22,121 @@ from . import fairness as _fairness
 from . import leakage as _leakage
 from . import privacy as _privacy
 from . import realism as _realism
+from . import registry
 from . import utility as _utility
-from ._frame import prepare
-from .base import METRICS, nan_to_none
+from ._frame import Frames, prepare
+from .base import EvaluationRun, nan_to_none
 from .scorecard import Scorecard, quality_score, subscores
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "STAGES"]
+
+# which of the evaluation's six seeds each random step uses (the order of SeedSequence(random_state).spawn(6))
+_SEED_ORDER = ("detection", "utility", "leakage", "privacy", "noise", "fairness")
+
+
+@contextmanager
+def _clock(run: EvaluationRun, key: str) -> Iterator[None]:
+    t = time.perf_counter()
+    yield
+    run.timings[key] = time.perf_counter() - t
+
+
+# ----------------------------------------------------------------------------------- stages
+def _stage_realism(run: EvaluationRun) -> tuple[dict, dict] | None:
+    """Column shapes, pair trends, detection, unseen categories and the uniform-noise reference."""
+    return _realism.realism(run.frames, run.seeds["detection"], run.seeds["noise"], run.timings)
+
+
+def _stage_utility(run: EvaluationRun) -> tuple[dict, dict] | None:
+    """Every option of every model family on the real holdout; hands the hgb predictions to fairness."""
+    with _clock(run, "utility"):
+        values, details, preds = _utility.utility(run.frames, run.seeds["utility"], run.options["utility_models"],
+                                                  run.options["utility_repeats"])
+    run.shared["predictions"] = preds
+    return values, details
+
+
+def _stage_leakage(run: EvaluationRun) -> tuple[dict, dict] | None:
+    """Copies, DCR, the distance attack and the excess over chance (one pass of neighbour searches)."""
+    with _clock(run, "leakage"):
+        return _leakage.leakage(run.frames, run.seeds["leakage"])
+
+
+def _stage_privacy(run: EvaluationRun) -> tuple[dict, dict] | None:
+    """DOMIAS, Anonymeter's three attacks and outlier exposure."""
+    with _clock(run, "privacy"):
+        return _privacy.privacy(run.frames, run.seeds["privacy"], run.options["sensitive"])
+
+
+def _stage_fairness(run: EvaluationRun) -> tuple[dict, dict] | None:
+    """Representation and downstream fairness per protected column; does not run without protected columns."""
+    if not run.frames.protected:
+        return None
+    with _clock(run, "fairness"):
+        return _fairness.fairness(run.frames, run.shared["predictions"], run.seeds["fairness"])
+
+
+#: The stage computations, in the order they run; a metric's ``stage`` names one of them.
+STAGES: tuple[tuple[str, Callable[[EvaluationRun], tuple[dict, dict] | None]], ...] = (
+    ("realism", _stage_realism),
+    ("utility", _stage_utility),
+    ("leakage", _stage_leakage),
+    ("privacy", _stage_privacy),
+    ("fairness", _stage_fairness),
+)
+
+
+def _run_stages(run: EvaluationRun) -> None:
+    """Run every stage once; each one's values and details land under its name."""
+    for name, stage in STAGES:
+        result = stage(run)
+        if result is not None:
+            run.values[name], run.details[name] = result
+
+
+# ----------------------------------------------------------------------------------- metrics
+def _measure(run: EvaluationRun) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Every registered metric's value (those that apply), their 95% intervals and the reasons for values the
+    data left undefined; moves each stage's ``ci95`` and ``not_measured`` out of its details."""
+    values: dict[str, Any] = {}
+    for metric in registry.METRICS:
+        value = metric.compute(run)
+        if value is not None:
+            values[metric.name] = value
+    intervals: dict[str, Any] = {}
+    not_measured: dict[str, str] = {}
+    for family in run.details.values():  # a stage reports 95% intervals and reasons for NaN values here
+        if isinstance(family, dict):
+            intervals.update(family.pop("ci95", None) or {})
+            not_measured.update(family.pop("not_measured", None) or {})
+    for name, v in values.items():
+        if nan_to_none(v) is None and name not in not_measured:
+            not_measured[name] = "the data gave no defined value"
+    return values, intervals, {k: not_measured[k] for k in sorted(not_measured) if k in values}
+
+
+def _inputs(frames: Frames, real_train: pd.DataFrame, real_holdout: pd.DataFrame, synthetic: pd.DataFrame,
+            target: str) -> dict[str, Any]:
+    """What was scored: each frame's sha256, rows and rare rows, the target, label and protected columns."""
+    return {
+        "real_train": {"sha256": sha256_frame(real_train), "rows": int(len(real_train)),
+                       "rare_rows": int(frames.y["train"].sum())},
+        "real_holdout": {"sha256": sha256_frame(real_holdout), "rows": int(len(real_holdout)),
+                         "rare_rows": int(frames.y["holdout"].sum())},
+        "synthetic": {"sha256": sha256_frame(synthetic), "rows": int(len(synthetic)),
+                      "rare_rows": int(frames.y["synthetic"].sum())},
+        "target": target,
+        "label": frames.label,
+        "protected": list(frames.protected),
+    }
+
+
+def _columns(frames: Frames) -> tuple[list[dict], list[dict]]:
+    """The modelled columns and the excluded ones with the reason."""
+    modelled = [{"name": s.name, "kind": s.kind.value} for s in frames.modelled]
+    excluded = [{"name": s.name, "kind": s.kind.value, "reason": _EXCLUDED.get(s.kind.value, "")}
+                for s in frames.schema.features() if not s.kind.is_modelled]
+    return modelled, excluded
 
 
 def evaluate(
@@ -45,91 +160,30 @@ def evaluate(
     """
     _utility.resolve_models(utility_models)  # a bad name or count fails before any work
     _utility.check_repeats(utility_repeats)
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     frames = prepare(real_train, real_holdout, synthetic, target, protected, label, schema)
     for col in sensitive or ():  # before any long step
         if col not in real_train.columns:
             raise EvaluationError(f"sensitive column '{col}' is not in the table")
-    timings["prepare"] = time.perf_counter() - t0
-    seeds = np.random.SeedSequence(int(random_state)).spawn(6)
-    seed = [int(s.generate_state(1)[0]) for s in seeds]
-    values: dict[str, float | None] = {}
-    details: dict[str, Any] = {}
-
-    t = time.perf_counter()
-    shapes, shape_details = _realism.column_shapes(frames)
-    pairs, pair_details = _realism.column_pairs(frames)
-    timings["shapes_pairs"] = time.perf_counter() - t
-    t = time.perf_counter()
-    auc, det_details = _realism.detection(frames, seed[0])
-    timings["detection"] = time.perf_counter() - t
-    noise = _realism.noise_reference(frames, seed[4])
-    unseen, unseen_details = _realism.unseen_categories(frames)
-    values.update({"realism.column_shapes": shapes, "realism.column_pairs": pairs,
-                   "realism.detection_auc": auc, "realism.unseen_category_rate": unseen})
-    details["realism"] = {"column_shapes": shape_details, "column_pairs": pair_details,
-                          "detection": det_details, "unseen_categories": unseen_details,
-                          "noise_reference": noise}
-
-    t = time.perf_counter()
-    u_values, u_details, preds = _utility.utility(frames, seed[1], utility_models, utility_repeats)
-    timings["utility"] = time.perf_counter() - t
-    values.update(u_values)
-    details["utility"] = u_details
-
-    t = time.perf_counter()
-    l_values, l_details = _leakage.leakage(frames, seed[2])
-    timings["leakage"] = time.perf_counter() - t
-    values.update(l_values)
-    details["leakage"] = l_details
-
-    t = time.perf_counter()
-    p_values, p_details = _privacy.privacy(frames, seed[3], sensitive or ())
-    timings["privacy"] = time.perf_counter() - t
-    values.update(p_values)
-    details["privacy"] = p_details
-
-    if frames.protected:
-        t = time.perf_counter()
-        f_values, f_details = _fairness.fairness(frames, preds, seed[5])
-        timings["fairness"] = time.perf_counter() - t
-        values.update(f_values)
-        details["fairness"] = f_details
-
-    intervals: dict[str, Any] = {}
-    not_measured: dict[str, str] = {}
-    for family in details.values():  # a family reports 95% intervals and reasons for NaN values here
-        if isinstance(family, dict):
-            intervals.update(family.pop("ci95", None) or {})
-            not_measured.update(family.pop("not_measured", None) or {})
-    for name, v in values.items():
-        if nan_to_none(v) is None and name not in not_measured:
-            not_measured[name] = "the data gave no defined value"
-    details["not_measured"] = {k: not_measured[k] for k in sorted(not_measured) if k in values}
-    metrics = {name: METRICS[name].entry(nan_to_none(v), intervals.get(name)) for name, v in values.items()}
-    significant = bool(u_details["vs_best_alternative"]["pr_auc"]["significant"])
-    sub = subscores(values, significant, noise, intervals)
-    quality = quality_score(sub)
-    details["columns"] = [{"name": s.name, "kind": s.kind.value} for s in frames.modelled]
-    details["excluded_columns"] = [{"name": s.name, "kind": s.kind.value, "reason": _EXCLUDED.get(s.kind.value, "")}
-                                   for s in frames.schema.features() if not s.kind.is_modelled]
-    inputs = {
-        "real_train": {"sha256": sha256_frame(real_train), "rows": int(len(real_train)),
-                       "rare_rows": int(frames.y["train"].sum())},
-        "real_holdout": {"sha256": sha256_frame(real_holdout), "rows": int(len(real_holdout)),
-                         "rare_rows": int(frames.y["holdout"].sum())},
-        "synthetic": {"sha256": sha256_frame(synthetic), "rows": int(len(synthetic)),
-                      "rare_rows": int(frames.y["synthetic"].sum())},
-        "target": target,
-        "label": frames.label,
-        "protected": list(frames.protected),
-    }
-    timings["total"] = time.perf_counter() - t0
-    card = Scorecard(quality_score=quality, subscores=sub, metrics=metrics, details=details, inputs=inputs,
+    seeds = np.random.SeedSequence(int(random_state)).spawn(len(_SEED_ORDER))
+    run = EvaluationRun(frames=frames, seeds={k: int(s.generate_state(1)[0]) for k, s in zip(_SEED_ORDER, seeds)},
+                        options={"utility_models": utility_models, "utility_repeats": utility_repeats,
+                                 "sensitive": sensitive or ()},
+                        timings={"prepare": time.perf_counter() - t0})
+    _run_stages(run)
+    values, intervals, not_measured = _measure(run)
+    details = run.details
+    details["not_measured"] = not_measured
+    by_name = registry.by_name()
+    metrics = {name: by_name[name].entry(nan_to_none(v), intervals.get(name)) for name, v in values.items()}
+    sub = subscores(values, intervals, (details.get("realism") or {}).get("noise_reference"))
+    details["columns"], details["excluded_columns"] = _columns(frames)
+    run.timings["total"] = time.perf_counter() - t0
+    card = Scorecard(quality_score=quality_score(sub), subscores=sub, metrics=metrics, details=details,
+                     inputs=_inputs(frames, real_train, real_holdout, synthetic, target),
                      random_state=int(random_state), library_versions=recorded_versions())
     card = Scorecard.from_dict(card.to_dict())  # in memory exactly what the JSON holds
-    card.timings = timings
+    card.timings = run.timings
     return card
 
 
@@ -140,4 +194,3 @@ _EXCLUDED = {
            "let models memorise entities",
     "personal": "personal data or free text is never modelled or copied",
 }
-

@@ -32,9 +32,11 @@ from fairlearn.metrics import (MetricFrame, demographic_parity_difference, equal
 from sklearn.metrics import recall_score
 
 from ._frame import Frames, cat_keys
-from .base import metric, nan_to_none
+from .base import Metric, nan_to_none
 
-__all__ = ["fairness", "groups", "MIN_GROUP_ROWS", "MIN_GROUP_RARE", "MIN_RATIO_RARE", "RATIO_BOOTSTRAP"]
+__all__ = ["fairness", "groups", "MIN_GROUP_ROWS", "MIN_GROUP_RARE", "MIN_RATIO_RARE", "RATIO_BOOTSTRAP",
+           "MaxRepresentationShift", "MinRepresentationRatio", "MaxRepresentationRatio", "EqualizedOddsChange",
+           "DemographicParityChange"]
 
 MIN_GROUP_ROWS = 30
 MIN_GROUP_RARE = 5
@@ -64,62 +66,102 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _explain_shift(value: float, details: dict) -> str:
-    best = None
-    for col, d in _columns(details).items():
-        for r in d["representation"]:
-            if best is None or abs(r["shift"]) > abs(best[1]["shift"]):
-                best = (col, r)
-    col, r = best
-    return (f"group '{r['group']}' of {col} is {_pct(r['synthetic_share'])} of synthetic rare rows against "
-            f"{_pct(r['real_share'])} of real ones (shift {100 * r['shift']:+.1f} points; largest shift {value:.3f})")
+class _Fairness(Metric):
+    """A metric of the fairness stage (``fairness``: representation per protected column and the downstream
+    comparison); the stage runs only with protected columns, so without them these are off the scorecard."""
+
+    goal, range, stage = "minimize", (-1.0, 1.0), "fairness"
 
 
-def _explain_ratio(key: str):
-    def explain(value: float, details: dict) -> str:
+class MaxRepresentationShift(_Fairness):
+    name = _NAME_SHIFT
+    range = (0.0, 1.0)
+    description = "Largest absolute change of a protected group's share between real rare rows and synthetic rows"
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value - 0.05) / 0.25
+
+    def explain(self, value: float, details: dict) -> str:
+        best = None
+        for col, d in _columns(details).items():
+            for r in d["representation"]:
+                if best is None or abs(r["shift"]) > abs(best[1]["shift"]):
+                    best = (col, r)
+        col, r = best
+        return (f"group '{r['group']}' of {col} is {_pct(r['synthetic_share'])} of synthetic rare rows against "
+                f"{_pct(r['real_share'])} of real ones (shift {100 * r['shift']:+.1f} points; largest shift "
+                f"{value:.3f})")
+
+
+class _Ratio(_Fairness):
+    """A worst representation ratio with a simultaneous 95% interval: counted in the fairness sub-score at
+    the favourable end of that interval."""
+
+    subscore, scoring, key = "fairness", "evidence", True
+    which = ""  # "min" or "max": which end of details.fairness.<column>.representation_ratio
+
+    def explain(self, value: float, details: dict) -> str:
         cols = _columns(details)
-        col = _closest(cols, lambda d: d["representation_ratio"][key], value)
+        col = _closest(cols, lambda d: d["representation_ratio"][self.which], value)
         d = cols[col]["representation_ratio"]
-        r = next(g for g in d["groups"] if g["group"] == d[f"{key}_group"])
+        r = next(g for g in d["groups"] if g["group"] == d[f"{self.which}_group"])
         lo, hi = r["ci95"]
         skipped = sum(len(c["representation_ratio"]["not_counted"]) for c in cols.values())
         tail = f"; {skipped} smaller group(s) not counted" if skipped else ""
         return (f"group '{r['group']}' of {col} is {_pct(r['synthetic_share'])} of synthetic rare rows against "
                 f"{_pct(r['real_share'])} of real ones (ratio {r['ratio']:.2f}, 95% CI {lo:.2f}-{hi:.2f}){tail}")
-    return explain
 
 
-def _explain_down(key: str, what: str):
-    def explain(value: float, details: dict) -> str:
+class MinRepresentationRatio(_Ratio):
+    name = _NAME_MIN
+    goal, range, which = "maximize", (0.0, 1.0), "min"
+    description = ("Smallest ratio of a protected group's share among synthetic rare rows to its share among real "
+                   f"rare rows (groups with >= {MIN_RATIO_RARE} real rare rows; four-fifths rule: >= 0.8)")
+
+    def normalize(self, value: float) -> float:
+        return value
+
+
+class MaxRepresentationRatio(_Ratio):
+    name = _NAME_MAX
+    range, which = (1.0, 10.0), "max"
+    description = ("Largest ratio of a protected group's share among synthetic rare rows to its share among real "
+                   f"rare rows (groups with >= {MIN_RATIO_RARE} real rare rows; over-representation: <= 1.25)")
+
+    def normalize(self, value: float) -> float:
+        return 1.0 / value if value > 0 else 1.0
+
+
+class _Downstream(_Fairness):
+    """A change of a Fairlearn between-group difference on holdout, augmented model minus baseline."""
+
+    measure, what = "", ""  # the key in details.fairness.<column> (``<measure>_change``) and its words
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value - 0.05) / 0.2
+
+    def explain(self, value: float, details: dict) -> str:
         cols = _columns(details)
-        col = _closest(cols, lambda d: d[f"{key}_change"], value)
+        col = _closest(cols, lambda d: d[f"{self.measure}_change"], value)
         down = cols[col]["downstream"]
-        b = down["baseline"][f"{key}_difference"]
-        a = down["augmented"][f"{key}_difference"]
-        return (f"{what} difference on holdout over {col} groups {down['counted_groups']}: "
+        b = down["baseline"][f"{self.measure}_difference"]
+        a = down["augmented"][f"{self.measure}_difference"]
+        return (f"{self.what} difference on holdout over {col} groups {down['counted_groups']}: "
                 f"{a:.3f} with augmentation against {b:.3f} without (change {value:+.3f})")
-    return explain
 
 
-SHIFT = metric(_NAME_SHIFT, "minimize", 0.0, 1.0,
-               "Largest absolute change of a protected group's share between real rare rows and synthetic rows",
-               normalize=lambda v: 1.0 - max(0.0, v - 0.05) / 0.25, explain=_explain_shift)
-MIN_RATIO = metric(_NAME_MIN, "maximize", 0.0, 1.0,
-                   "Smallest ratio of a protected group's share among synthetic rare rows to its share among real "
-                   f"rare rows (groups with >= {MIN_RATIO_RARE} real rare rows; four-fifths rule: >= 0.8)",
-                   normalize=lambda v: v, explain=_explain_ratio("min"))
-MAX_RATIO = metric(_NAME_MAX, "minimize", 1.0, 10.0,
-                   "Largest ratio of a protected group's share among synthetic rare rows to its share among real "
-                   f"rare rows (groups with >= {MIN_RATIO_RARE} real rare rows; over-representation: <= 1.25)",
-                   normalize=lambda v: 1.0 / v if v > 0 else 1.0, explain=_explain_ratio("max"))
-EO = metric(_NAME_EO, "minimize", -1.0, 1.0,
-            "Equalized-odds difference on holdout of the augmented model minus that of the baseline (>0 = wider gap)",
-            normalize=lambda v: 1.0 - max(0.0, v - 0.05) / 0.2,
-            explain=_explain_down("equalized_odds", "Equalized-odds"))
-DP = metric(_NAME_DP, "minimize", -1.0, 1.0,
-            "Demographic-parity difference on holdout of the augmented model minus that of the baseline",
-            normalize=lambda v: 1.0 - max(0.0, v - 0.05) / 0.2,
-            explain=_explain_down("demographic_parity", "Demographic-parity"))
+class EqualizedOddsChange(_Downstream):
+    name = _NAME_EO
+    description = ("Equalized-odds difference on holdout of the augmented model minus that of the baseline "
+                   "(>0 = wider gap)")
+    measure, what = "equalized_odds", "Equalized-odds"
+    subscore, key = "fairness", True
+
+
+class DemographicParityChange(_Downstream):
+    name = _NAME_DP
+    description = "Demographic-parity difference on holdout of the augmented model minus that of the baseline"
+    measure, what = "demographic_parity", "Demographic-parity"
 
 
 # ------------------------------------------------------------------------- groups

@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from ._frame import Frames
-from .base import metric
+from .base import Metric
 
-__all__ = ["MixedEncoder", "nearest", "dcr", "leakage", "row_hashes", "subset_match_probability", "COPY_TOLERANCE"]
+__all__ = ["MixedEncoder", "nearest", "dcr", "leakage", "row_hashes", "subset_match_probability", "COPY_TOLERANCE",
+           "ExactCopyRate", "HoldoutCopyRate", "DcrBelowHoldoutP5", "CloserToTrainShare", "MiaAUC", "TrainCopyExcess",
+           "HoldoutCopyExcess", "DcrExcess"]
 
 COPY_TOLERANCE = 1e-9
 LOW_CARDINALITY = 16  # categories with at most this many values go one-hot into the matrix product
@@ -47,95 +49,137 @@ def _ci_text(details: dict, name: str) -> str:
     return f"95% interval {ci[0]:+.1%} to {ci[1]:+.1%}"
 
 
-def _explain_exact(v: float, d: dict) -> str:
-    lk = _lk(d)
-    chance = lk["chance"]["holdout_rows_equal_train"]
-    return (f"{v:.1%} of synthetic rows ({lk['exact_copies']}) equal a real training row on every modelled "
-            f"column, against {chance:.1%} of unseen holdout rows that equal one too (chance)")
+class _Leakage(Metric):
+    """A metric of the leakage stage: one pass of exact matching and nearest-neighbour searches
+    (``leakage``: DCR of synthetic and holdout rows to train, the membership attack, the chance rates)."""
+
+    goal, range, stage = "minimize", (0.0, 1.0), "leakage"
 
 
-def _explain_holdout_rate(v: float, d: dict) -> str:
-    lk = _lk(d)
-    c = lk["chance"]["holdout_copy"]
-    return (f"{v:.1%} of synthetic rows ({lk['holdout_copies']}) equal a real holdout row; by chance "
-            f"{c['real_chance']:.1%} of unseen rare rows equal one of {lk['chance']['subset_size']} other real "
-            f"rare rows (see leakage.holdout_copy_excess)")
+class ExactCopyRate(_Leakage):
+    name = "leakage.exact_copy_rate"
+    description = "Share of synthetic rows equal to some real_train row on every modelled column"
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - 20.0 * value
+
+    def explain(self, value: float, details: dict) -> str:
+        lk = _lk(details)
+        chance = lk["chance"]["holdout_rows_equal_train"]
+        return (f"{value:.1%} of synthetic rows ({lk['exact_copies']}) equal a real training row on every modelled "
+                f"column, against {chance:.1%} of unseen holdout rows that equal one too (chance)")
 
 
-def _explain_dcr_p5(v: float, d: dict) -> str:
-    lk = _lk(d)
-    ties = lk["chance"]["dcr"]["holdout_share_at_threshold"]
-    tie = f"; {ties:.0%} of unseen rare rows sit exactly at it, so ties count fractionally" if ties > 1.5 / max(
-        1, lk["rare_rows"]["holdout"]) else ""
-    return (f"{v:.0%} of synthetic rows sit closer to a training rare row than 95% of unseen rare rows do "
-            f"(distance {lk['holdout_p5_distance']:.3g}{tie}; chance: 5%)")
+class HoldoutCopyRate(_Leakage):
+    name = "leakage.holdout_copy_rate"
+    description = ("Share of synthetic rows equal to (or within 1e-9 of) a real_holdout row; above 0 means "
+                   "the generator saw the holdout")
+
+    def normalize(self, value: float) -> float:
+        return 0.0 if value > 0 else 1.0
+
+    def explain(self, value: float, details: dict) -> str:
+        lk = _lk(details)
+        c = lk["chance"]["holdout_copy"]
+        return (f"{value:.1%} of synthetic rows ({lk['holdout_copies']}) equal a real holdout row; by chance "
+                f"{c['real_chance']:.1%} of unseen rare rows equal one of {lk['chance']['subset_size']} other real "
+                f"rare rows (see leakage.holdout_copy_excess)")
 
 
-def _explain_closer(v: float, d: dict) -> str:
-    return (f"{v:.0%} of synthetic rows have their nearest real rare row in train rather than in the holdout "
-            f"(chance: {_lk(d)['closer_to_train_expected']:.0%}, train's share of the real rare rows)")
+class DcrBelowHoldoutP5(_Leakage):
+    name = "leakage.dcr_below_holdout_p5"
+    description = ("Share of synthetic rows closer to real_train than the 5th percentile of holdout-to-train "
+                   "distances (0.05 by chance; ties at the threshold count fractionally)")
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value - 0.05) / 0.45
+
+    def explain(self, value: float, details: dict) -> str:
+        lk = _lk(details)
+        ties = lk["chance"]["dcr"]["holdout_share_at_threshold"]
+        tie = f"; {ties:.0%} of unseen rare rows sit exactly at it, so ties count fractionally" if ties > 1.5 / max(
+            1, lk["rare_rows"]["holdout"]) else ""
+        return (f"{value:.0%} of synthetic rows sit closer to a training rare row than 95% of unseen rare rows do "
+                f"(distance {lk['holdout_p5_distance']:.3g}{tie}; chance: 5%)")
 
 
-def _explain_mia(v: float, d: dict) -> str:
-    n = _lk(d)["mia"]["members"]
-    return (f"a distance attack tells training rare rows from unseen ones with AUC {v:.2f} "
-            f"({n} rows each side; chance: 0.50)")
+class CloserToTrainShare(_Leakage):
+    name = "leakage.closer_to_train_share"
+    description = ("Share of synthetic rows whose nearest real rare row is in train rather than holdout "
+                   "(compare with details.leakage.closer_to_train_expected)")
+
+    def explain(self, value: float, details: dict) -> str:
+        return (f"{value:.0%} of synthetic rows have their nearest real rare row in train rather than in the holdout "
+                f"(chance: {_lk(details)['closer_to_train_expected']:.0%}, train's share of the real rare rows)")
 
 
-def _explain_train_excess(v: float, d: dict) -> str:
-    lk = _lk(d)
-    c = lk["chance"]["train_copy"]
-    return (f"{c['synthetic_equal_train']:.1%} of synthetic rare rows equal a training rare row; normalised to a set "
-            f"of the holdout's {lk['chance']['subset_size']} rows that is {c['synthetic_equal_train_normalised']:.1%}, "
-            f"against {c['synthetic_equal_holdout']:.1%} that equal an unseen holdout rare row (chance): "
-            f"excess {v:+.1%} ({_ci_text(d, TRAIN_EXCESS.name)})")
+class MiaAUC(_Leakage):
+    name = "leakage.mia_auc"
+    range = (0.5, 1.0)
+    description = ("AUC of a distance attack telling train rare rows (members) from holdout rare rows by their "
+                   "distance to the synthetic rows (0.5 = no signal)")
+    subscore, key = "privacy", True
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value - 0.5) / 0.25
+
+    def explain(self, value: float, details: dict) -> str:
+        n = _lk(details)["mia"]["members"]
+        return (f"a distance attack tells training rare rows from unseen ones with AUC {value:.2f} "
+                f"({n} rows each side; chance: 0.50)")
 
 
-def _explain_holdout_excess(v: float, d: dict) -> str:
-    lk = _lk(d)
-    c = lk["chance"]["holdout_copy"]
-    return (f"{c['synthetic_equal_holdout']:.1%} of synthetic rare rows equal a holdout rare row, against "
-            f"{c['real_chance']:.1%} of unseen real rare rows that equal one of {lk['chance']['subset_size']} "
-            f"training rare rows (chance): excess {v:+.1%} ({_ci_text(d, HOLDOUT_EXCESS.name)})")
+class _Excess(_Leakage):
+    """An excess over chance (``_chance``), with a bootstrap 95% interval: counted in the privacy sub-score at
+    the favourable end of that interval."""
+
+    range = (-1.0, 1.0)
+    subscore, scoring, key = "privacy", "evidence", True
+    scale = 0.05  # the excess that scores 0
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value) / self.scale
 
 
-def _explain_dcr_excess(v: float, d: dict) -> str:
-    c = _lk(d)["chance"]["dcr"]
-    return (f"{c['synthetic_share']:.1%} of synthetic rare rows sit within distance {c['threshold']:.3g} of a "
-            f"training rare row (the holdout's 5th percentile), against {c['holdout_share']:.1%} of unseen holdout "
-            f"rare rows (chance): excess {v:+.1%} ({_ci_text(d, DCR_EXCESS.name)})")
+class TrainCopyExcess(_Excess):
+    name = "leakage.train_copy_excess"
+    description = ("Share of synthetic rare rows equal to a train rare row (size-normalised to the holdout's "
+                   "rare-row count) minus the share equal to a holdout rare row; 0 for a generator that saw "
+                   "neither")
+
+    def explain(self, value: float, details: dict) -> str:
+        lk = _lk(details)
+        c = lk["chance"]["train_copy"]
+        return (f"{c['synthetic_equal_train']:.1%} of synthetic rare rows equal a training rare row; normalised to a "
+                f"set of the holdout's {lk['chance']['subset_size']} rows that is "
+                f"{c['synthetic_equal_train_normalised']:.1%}, against {c['synthetic_equal_holdout']:.1%} that equal "
+                f"an unseen holdout rare row (chance): excess {value:+.1%} ({_ci_text(details, self.name)})")
 
 
-EXACT_COPY = metric("leakage.exact_copy_rate", "minimize", 0.0, 1.0,
-                    "Share of synthetic rows equal to some real_train row on every modelled column",
-                    normalize=lambda v: 1.0 - 20.0 * v, explain=_explain_exact)
-HOLDOUT_COPY = metric("leakage.holdout_copy_rate", "minimize", 0.0, 1.0,
-                      "Share of synthetic rows equal to (or within 1e-9 of) a real_holdout row; above 0 means "
-                      "the generator saw the holdout", normalize=lambda v: 0.0 if v > 0 else 1.0,
-                      explain=_explain_holdout_rate)
-DCR_P5 = metric("leakage.dcr_below_holdout_p5", "minimize", 0.0, 1.0,
-                "Share of synthetic rows closer to real_train than the 5th percentile of holdout-to-train "
-                "distances (0.05 by chance; ties at the threshold count fractionally)",
-                normalize=lambda v: 1.0 - max(0.0, v - 0.05) / 0.45, explain=_explain_dcr_p5)
-CLOSER = metric("leakage.closer_to_train_share", "minimize", 0.0, 1.0,
-                "Share of synthetic rows whose nearest real rare row is in train rather than holdout "
-                "(compare with details.leakage.closer_to_train_expected)", explain=_explain_closer)
-MIA = metric("leakage.mia_auc", "minimize", 0.5, 1.0,
-             "AUC of a distance attack telling train rare rows (members) from holdout rare rows by their "
-             "distance to the synthetic rows (0.5 = no signal)", normalize=lambda v: 1.0 - max(0.0, v - 0.5) / 0.25,
-             explain=_explain_mia)
-TRAIN_EXCESS = metric("leakage.train_copy_excess", "minimize", -1.0, 1.0,
-                      "Share of synthetic rare rows equal to a train rare row (size-normalised to the holdout's "
-                      "rare-row count) minus the share equal to a holdout rare row; 0 for a generator that saw "
-                      "neither", normalize=lambda v: 1.0 - max(0.0, v) / 0.05, explain=_explain_train_excess)
-HOLDOUT_EXCESS = metric("leakage.holdout_copy_excess", "minimize", -1.0, 1.0,
-                        "Share of synthetic rare rows equal to a holdout rare row minus the chance rate (how often "
-                        "an unseen real rare row equals one of a same-size set of train rare rows)",
-                        normalize=lambda v: 1.0 - max(0.0, v) / 0.05, explain=_explain_holdout_excess)
-DCR_EXCESS = metric("leakage.dcr_excess", "minimize", -1.0, 1.0,
-                    "Share of synthetic rare rows with DCR to train at or below the holdout's 5th-percentile DCR "
-                    "minus the holdout's own share there (ties at 0 included); 0 by chance",
-                    normalize=lambda v: 1.0 - max(0.0, v) / 0.45, explain=_explain_dcr_excess)
+class HoldoutCopyExcess(_Excess):
+    name = "leakage.holdout_copy_excess"
+    description = ("Share of synthetic rare rows equal to a holdout rare row minus the chance rate (how often "
+                   "an unseen real rare row equals one of a same-size set of train rare rows)")
+
+    def explain(self, value: float, details: dict) -> str:
+        lk = _lk(details)
+        c = lk["chance"]["holdout_copy"]
+        return (f"{c['synthetic_equal_holdout']:.1%} of synthetic rare rows equal a holdout rare row, against "
+                f"{c['real_chance']:.1%} of unseen real rare rows that equal one of {lk['chance']['subset_size']} "
+                f"training rare rows (chance): excess {value:+.1%} ({_ci_text(details, self.name)})")
+
+
+class DcrExcess(_Excess):
+    name = "leakage.dcr_excess"
+    description = ("Share of synthetic rare rows with DCR to train at or below the holdout's 5th-percentile DCR "
+                   "minus the holdout's own share there (ties at 0 included); 0 by chance")
+    scale = 0.45
+
+    def explain(self, value: float, details: dict) -> str:
+        c = _lk(details)["chance"]["dcr"]
+        return (f"{c['synthetic_share']:.1%} of synthetic rare rows sit within distance {c['threshold']:.3g} of a "
+                f"training rare row (the holdout's 5th percentile), against {c['holdout_share']:.1%} of unseen "
+                f"holdout rare rows (chance): excess {value:+.1%} ({_ci_text(details, self.name)})")
 
 
 class MixedEncoder:
@@ -310,7 +354,7 @@ def _chance(frames: Frames, syn_rare: np.ndarray, tr_rare: np.ndarray, ho_rare: 
         ds, dh = rng.choice(d_s, n_s), rng.choice(d_ho, n_ho)
         tb = _p5(dh)
         boot[b, 2] = np.mean(ds <= tb) - np.mean(dh <= tb)
-    values = {TRAIN_EXCESS.name: float(point[0]), HOLDOUT_EXCESS.name: float(point[1]), DCR_EXCESS.name: dcr_point}
+    values = {TrainCopyExcess.name: float(point[0]), HoldoutCopyExcess.name: float(point[1]), DcrExcess.name: dcr_point}
     ci = {name: _interval(v, boot[:, j]) for j, (name, v) in enumerate(values.items())}
     details = {
         "subset_size": int(m),
@@ -335,10 +379,10 @@ def _chance(frames: Frames, syn_rare: np.ndarray, tr_rare: np.ndarray, ho_rare: 
             "holdout_share_at_zero": float(np.mean(d_ho == 0)),
         },
         "formulas": {
-            TRAIN_EXCESS.name: "mean_s P_tr(s) - mean_s P_ho(s); P_X(s) = 1 - C(n_X - k_X(s), m) / C(n_X, m), "
+            TrainCopyExcess.name: "mean_s P_tr(s) - mean_s P_ho(s); P_X(s) = 1 - C(n_X - k_X(s), m) / C(n_X, m), "
                                "k_X(s) = rows of X equal to s, m = min(n_tr, n_ho)",
-            HOLDOUT_EXCESS.name: "mean_s P_ho(s) - mean_h P_tr(h) over holdout rare rows h",
-            DCR_EXCESS.name: "share(DCR_syn <= t) - share(DCR_ho <= t), t = holdout 5th percentile (inverted CDF)",
+            HoldoutCopyExcess.name: "mean_s P_ho(s) - mean_h P_tr(h) over holdout rare rows h",
+            DcrExcess.name: "share(DCR_syn <= t) - share(DCR_ho <= t), t = holdout 5th percentile (inverted CDF)",
         },
     }
     interval = {

@@ -63,6 +63,7 @@ import math
 import threading
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -70,12 +71,13 @@ import pandas as pd
 
 from ..exceptions import EvaluationError
 from ._frame import Frames
-from .base import Explain, metric
+from .base import Metric
 from .leakage import BLOCK_ELEMENTS, MixedEncoder, nearest
 
 __all__ = ["privacy", "domias", "outlier_exposure", "isolation", "anonymeter_attacks", "log_density", "wilson_interval",
-           "newcombe_interval", "NAMES", "METRICS_DECLARED", "BANDWIDTH", "N_ATTACKS", "K_ISOLATION",
-           "ISOLATED_SHARE", "EXPOSURE_FACTOR", "MIN_ROWS", "MAX_SYNTHETIC"]
+           "newcombe_interval", "NAMES", "BANDWIDTH", "N_ATTACKS", "K_ISOLATION",
+           "ISOLATED_SHARE", "EXPOSURE_FACTOR", "MIN_ROWS", "MAX_SYNTHETIC", "DomiasAUC", "SinglingOutRisk",
+           "LinkabilityRisk", "InferenceRisk", "OutlierExposure"]
 
 BANDWIDTH = 0.3  # kernel width in standardised units (see the module docstring for the measurement)
 DOMIAS_ROWS = 2_000  # members at most, and holdout rows per fold at most
@@ -105,84 +107,111 @@ def _pct_ci(ci: Sequence[float]) -> str:
     return f"95% interval {ci[0]:.1%} to {ci[1]:.1%}"
 
 
-def _explain_domias(v: float, d: dict) -> str:
-    p = _pv(d)["domias"]
-    lo, hi = p["ci95"]
-    return (f"a density attack (synthetic over holdout density, DOMIAS) tells training rare rows from unseen ones "
-            f"with AUC {v:.2f} (95% interval {lo:.2f} to {hi:.2f}; {p['members']} members vs {p['non_members']} "
-            f"holdout rows; chance: 0.50)")
-
-
-def _explain_attack(key: str) -> Explain:
-    what = {"singling_out": "queries built from the synthetic rows single out",
-            "linkability": "the synthetic rows link the two halves of"}[key]
-
-    def explain(v: float, d: dict) -> str:
-        a = _pv(d)["anonymeter"][key]
-        extra = ""
-        if key == "linkability":
-            extra = (f" (an attacker holding {', '.join(a['columns'][0])} from one source and "
-                     f"{', '.join(a['columns'][1])} from another)")
-        return (f"{what} {a['main_rate']:.1%} of training rare rows{extra}, against {a['control_rate']:.1%} of "
-                f"unseen holdout rare rows (control) and {a['baseline_rate']:.1%} for a random guess: risk {v:.1%} "
-                f"({_pct_ci(a['ci95'])}, {a['n_attacks']} attacks)")
-
-    return explain
-
-
-def _explain_inference(v: float, d: dict) -> str:
-    inf = _pv(d)["anonymeter"]["inference"]
-    a = inf["secrets"][inf["worst"]]
-    known = a["aux_columns"]
-    shown = ", ".join(known[:4]) + (f" and {len(known) - 4} more" if len(known) > 4 else "")
-    points = 100 * (a["main_rate"] - a["control_rate"])
-    how = f"{points:.0f} points more often" if points >= 0 else f"{-points:.0f} points less often"
-    which = ("the only secret column" if len(inf["secrets"]) == 1 else
-             f"the largest of {len(inf['secrets'])} secret columns")
-    return (f"an attacker who knows a rare row's {shown} infers its {inf['worst']} correctly {how} for training "
-            f"rare rows ({a['main_rate']:.1%}) than for unseen holdout rare rows ({a['control_rate']:.1%}, the "
-            f"control; random guess {a['baseline_rate']:.1%}): risk {v:.1%} ({_pct_ci(a['ci95'])}; {which})")
-
-
-def _explain_outliers(v: float, d: dict) -> str:
-    o = _pv(d)["outlier_exposure"]
-    tr, ho = o["train"], o["holdout"]
-    return (f"of the {tr['isolated']} most isolated training rare rows (top {o['share']:.0%} by distance to their "
-            f"{o['k']}th nearest real rare row), {tr['exposed']} ({tr['exposed_share']:.0%}) have a synthetic row "
-            f"within half the distance to their nearest other real rare row, against {ho['exposed']} of "
-            f"{ho['isolated']} "
-            f"({ho['exposed_share']:.0%}) isolated unseen holdout rows (chance): excess {v:+.1%} "
-            f"({_signed_ci(o['ci95'])})")
-
-
 def _signed_ci(ci: Sequence[float]) -> str:
     return f"95% interval {ci[0]:+.1%} to {ci[1]:+.1%}"
 
 
-DOMIAS = metric("leakage.domias_auc", "minimize", 0.5, 1.0,
-                "AUC of a density attack (DOMIAS: synthetic density over real holdout density, kernel on the DCR "
-                "distance) telling train rare rows (members) from holdout rare rows (0.5 = no signal)",
-                normalize=lambda v: 1.0 - max(0.0, v - 0.5) / 0.25, explain=_explain_domias)
-SINGLING_OUT = metric("privacy.singling_out_risk", "minimize", 0.0, 1.0,
-                      "Anonymeter singling-out risk: share of train rare rows singled out by queries built from the "
-                      "synthetic rows beyond the share of holdout rare rows they single out, (main - control) / "
-                      "(1 - control)", normalize=lambda v: 1.0 - v / 0.25, explain=_explain_attack("singling_out"))
-LINKABILITY = metric("privacy.linkability_risk", "minimize", 0.0, 1.0,
-                     "Anonymeter linkability risk: train rare rows whose two column halves the synthetic rows link "
-                     "(same nearest synthetic row) beyond holdout rare rows, (main - control) / (1 - control)",
-                     normalize=lambda v: 1.0 - v / 0.25, explain=_explain_attack("linkability"))
-INFERENCE = metric("privacy.inference_risk", "minimize", 0.0, 1.0,
-                   "Anonymeter inference risk of the most exposed protected or sensitive column: correct guesses of "
-                   "the secret from the other columns on train rare rows beyond holdout rare rows, (main - control) "
-                   "/ (1 - control)", normalize=lambda v: 1.0 - v / 0.25, explain=_explain_inference)
-OUTLIER_EXPOSURE = metric("leakage.outlier_exposure", "minimize", -1.0, 1.0,
-                          "Share of the 5% most isolated train rare rows with a synthetic row within half the distance "
-                          "to their nearest other real rare row, minus the same share for the 5% most isolated holdout "
-                          "rare rows (0 by chance)", normalize=lambda v: 1.0 - max(0.0, v) / 0.25,
-                          explain=_explain_outliers)
+class DomiasAUC(Metric):
+    """DOMIAS, measured by the privacy stage (``domias``)."""
 
-NAMES = (DOMIAS.name, SINGLING_OUT.name, LINKABILITY.name, INFERENCE.name, OUTLIER_EXPOSURE.name)
-METRICS_DECLARED = {m.name: m for m in (DOMIAS, SINGLING_OUT, LINKABILITY, INFERENCE, OUTLIER_EXPOSURE)}
+    name = "leakage.domias_auc"
+    goal, range, stage = "minimize", (0.5, 1.0), "privacy"
+    description = ("AUC of a density attack (DOMIAS: synthetic density over real holdout density, kernel on the DCR "
+                   "distance) telling train rare rows (members) from holdout rare rows (0.5 = no signal)")
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value - 0.5) / 0.25
+
+    def explain(self, value: float, details: dict) -> str:
+        p = _pv(details)["domias"]
+        lo, hi = p["ci95"]
+        return (f"a density attack (synthetic over holdout density, DOMIAS) tells training rare rows from unseen "
+                f"ones with AUC {value:.2f} (95% interval {lo:.2f} to {hi:.2f}; {p['members']} members vs "
+                f"{p['non_members']} holdout rows; chance: 0.50)")
+
+
+class _AnonymeterRisk(Metric):
+    """An Anonymeter risk, measured by the privacy stage (``anonymeter_attacks``)."""
+
+    goal, range, stage = "minimize", (0.0, 1.0), "privacy"
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - value / 0.25
+
+
+class _AttackRisk(_AnonymeterRisk):
+    attack = ""  # the key of its details under details.privacy.anonymeter
+    what = ""
+
+    def explain(self, value: float, details: dict) -> str:
+        a = _pv(details)["anonymeter"][self.attack]
+        extra = ""
+        if self.attack == "linkability":
+            extra = (f" (an attacker holding {', '.join(a['columns'][0])} from one source and "
+                     f"{', '.join(a['columns'][1])} from another)")
+        return (f"{self.what} {a['main_rate']:.1%} of training rare rows{extra}, against {a['control_rate']:.1%} of "
+                f"unseen holdout rare rows (control) and {a['baseline_rate']:.1%} for a random guess: risk "
+                f"{value:.1%} ({_pct_ci(a['ci95'])}, {a['n_attacks']} attacks)")
+
+
+class SinglingOutRisk(_AttackRisk):
+    name = "privacy.singling_out_risk"
+    description = ("Anonymeter singling-out risk: share of train rare rows singled out by queries built from the "
+                   "synthetic rows beyond the share of holdout rare rows they single out, (main - control) / "
+                   "(1 - control)")
+    attack, what = "singling_out", "queries built from the synthetic rows single out"
+
+
+class LinkabilityRisk(_AttackRisk):
+    name = "privacy.linkability_risk"
+    description = ("Anonymeter linkability risk: train rare rows whose two column halves the synthetic rows link "
+                   "(same nearest synthetic row) beyond holdout rare rows, (main - control) / (1 - control)")
+    attack, what = "linkability", "the synthetic rows link the two halves of"
+
+
+class InferenceRisk(_AnonymeterRisk):
+    name = "privacy.inference_risk"
+    description = ("Anonymeter inference risk of the most exposed protected or sensitive column: correct guesses of "
+                   "the secret from the other columns on train rare rows beyond holdout rare rows, (main - control) "
+                   "/ (1 - control)")
+
+    def explain(self, value: float, details: dict) -> str:
+        inf = _pv(details)["anonymeter"]["inference"]
+        a = inf["secrets"][inf["worst"]]
+        known = a["aux_columns"]
+        shown = ", ".join(known[:4]) + (f" and {len(known) - 4} more" if len(known) > 4 else "")
+        points = 100 * (a["main_rate"] - a["control_rate"])
+        how = f"{points:.0f} points more often" if points >= 0 else f"{-points:.0f} points less often"
+        which = ("the only secret column" if len(inf["secrets"]) == 1 else
+                 f"the largest of {len(inf['secrets'])} secret columns")
+        return (f"an attacker who knows a rare row's {shown} infers its {inf['worst']} correctly {how} for training "
+                f"rare rows ({a['main_rate']:.1%}) than for unseen holdout rare rows ({a['control_rate']:.1%}, the "
+                f"control; random guess {a['baseline_rate']:.1%}): risk {value:.1%} ({_pct_ci(a['ci95'])}; {which})")
+
+
+class OutlierExposure(Metric):
+    """Exposure of the most isolated rare rows, measured by the privacy stage (``outlier_exposure``)."""
+
+    name = "leakage.outlier_exposure"
+    goal, range, stage = "minimize", (-1.0, 1.0), "privacy"
+    description = ("Share of the 5% most isolated train rare rows with a synthetic row within half the distance "
+                   "to their nearest other real rare row, minus the same share for the 5% most isolated holdout "
+                   "rare rows (0 by chance)")
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value) / 0.25
+
+    def explain(self, value: float, details: dict) -> str:
+        o = _pv(details)["outlier_exposure"]
+        tr, ho = o["train"], o["holdout"]
+        return (f"of the {tr['isolated']} most isolated training rare rows (top {o['share']:.0%} by distance to "
+                f"their {o['k']}th nearest real rare row), {tr['exposed']} ({tr['exposed_share']:.0%}) have a "
+                f"synthetic row within half the distance to their nearest other real rare row, against "
+                f"{ho['exposed']} of {ho['isolated']} ({ho['exposed_share']:.0%}) isolated unseen holdout rows "
+                f"(chance): excess {value:+.1%} ({_signed_ci(o['ci95'])})")
+
+
+NAMES = (DomiasAUC.name, SinglingOutRisk.name, LinkabilityRisk.name, InferenceRisk.name, OutlierExposure.name)
 
 
 # --------------------------------------------------------------------------- distances and densities
@@ -548,24 +577,79 @@ def anonymeter_attacks(frames: Frames, seed: int, secrets: Sequence[str] = (),
     """
     names_all = {s.name for s in frames.modelled}
     cols = [c for c in frames.train.columns if c in names_all]
-    if link_split is None:
-        cut = math.ceil(len(cols) / 2)
-        halves = (cols[:cut], cols[cut:])
-    else:
-        halves = (list(link_split[0]), list(link_split[1]))
-        for col in halves[0] + halves[1]:
-            if col not in names_all:
-                raise EvaluationError(f"link_split: column '{col}' is not a modelled column "
-                                      f"(expected some of: {', '.join(cols)})")
-    values = {SINGLING_OUT.name: float("nan"), LINKABILITY.name: float("nan"), INFERENCE.name: float("nan")}
+    halves = _link_halves(cols, names_all, link_split)
+    values = {SinglingOutRisk.name: float("nan"), LinkabilityRisk.name: float("nan"), InferenceRisk.name: float("nan")}
     ci: dict[str, list[float]] = {}
     reasons: dict[str, str] = {}
     try:  # optional dependency, imported only here
-        from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+        import anonymeter.evaluators  # noqa: F401
     except ImportError:
         why = ("the optional package 'anonymeter' is not installed: pip install numba polars, then "
                "pip install --no-deps anonymeter==1.1.0 (its metadata pins numpy<1.27 and pyarrow<22)")
         return values, ci, {}, {k: why for k in values}
+    data = _attack_data(frames, seed, cols, len(secrets))
+    if isinstance(data, str):
+        return values, ci, {}, {k: data for k in values}
+    details: dict = {"columns": cols, "rows": data.rows}
+    details["method"] = ("anonymeter 1.1.0 evaluators; main = train rare rows, control = holdout rare rows (both "
+                         "deduplicated, the larger cut to the smaller's size), baseline = random guessing; risk = "
+                         "(main - control) / (1 - control) with Wilson rates and a propagated 95% error, clipped to "
+                         "[0, 1]")
+    so = _singling_out(data)
+    details["singling_out"] = so
+    values[SinglingOutRisk.name], ci[SinglingOutRisk.name] = so["risk"], so["ci95"]
+    if not halves[0] or not halves[1]:
+        reasons[LinkabilityRisk.name] = (f"linkability needs two non-empty column halves; the table has "
+                                         f"{len(cols)} modelled column(s)")
+    else:
+        lk = _linkability(data, halves)
+        details["linkability"] = lk
+        values[LinkabilityRisk.name], ci[LinkabilityRisk.name] = lk["risk"], lk["ci95"]
+    per, skipped = _inference(data, frames, secrets)
+    if per:
+        worst = max(per, key=lambda k: (per[k]["risk"], per[k]["ci95"][1]))
+        details["inference"] = {"secrets": per, "worst": worst, "skipped": skipped, "baseline_note": _BASELINE_NOTE}
+        values[InferenceRisk.name], ci[InferenceRisk.name] = per[worst]["risk"], per[worst]["ci95"]
+    else:
+        details["inference"] = {"secrets": {}, "worst": None, "skipped": skipped}
+        reasons[InferenceRisk.name] = ("no protected or sensitive column to use as the secret" if not secrets else
+                                       "no declared secret column can be attacked: " +
+                                       "; ".join(f"'{k}': {v}" for k, v in skipped.items()))
+    return values, ci, details, reasons
+
+
+def _link_halves(cols: list[str], names_all: set[str], link_split: tuple[Sequence[str], Sequence[str]] | None
+                 ) -> tuple[list[str], list[str]]:
+    """The two column halves of the linkability attack: ``link_split``, checked, or the table's halves."""
+    if link_split is None:
+        cut = math.ceil(len(cols) / 2)
+        return cols[:cut], cols[cut:]
+    halves = (list(link_split[0]), list(link_split[1]))
+    for col in halves[0] + halves[1]:
+        if col not in names_all:
+            raise EvaluationError(f"link_split: column '{col}' is not a modelled column "
+                                  f"(expected some of: {', '.join(cols)})")
+    return halves
+
+
+@dataclass
+class _AttackData:
+    """What every Anonymeter attack runs on: main (train) and control (holdout) rare rows of one size, the
+    synthetic rows, the columns and their c0..cN aliases, attacks per evaluator, and one seed per attack."""
+
+    ori: pd.DataFrame
+    control: pd.DataFrame
+    syn: pd.DataFrame
+    cols: list[str]
+    alias: dict[str, str]
+    n: int
+    seeds: list[int]
+    rows: dict[str, int]
+
+
+def _attack_data(frames: Frames, seed: int, cols: list[str], n_secrets: int) -> _AttackData | str:
+    """The attack sets (deduplicated, cut to one size, synthetic rows sampled; seeded), or why there are too
+    few rows."""
     tr, ho, sy = (np.flatnonzero(frames.rare(p)) for p in ("train", "holdout", "synthetic"))
     ori = _distinct(_attack_frame(frames, "train", tr, cols))
     control = _distinct(_attack_frame(frames, "holdout", ho, cols))
@@ -577,79 +661,70 @@ def anonymeter_attacks(frames: Frames, seed: int, secrets: Sequence[str] = (),
     syn = _attack_frame(frames, "synthetic", sy, cols)
     size = min(len(ori), len(control))
     if size < MIN_ROWS or len(syn) < MIN_ROWS:
-        why = (f"Anonymeter's attacks need at least {MIN_ROWS} distinct train and holdout rare rows and {MIN_ROWS} "
-               f"synthetic rare rows; found {len(ori)}, {len(control)} and {len(syn)}")
-        return values, ci, {}, {k: why for k in values}
+        return (f"Anonymeter's attacks need at least {MIN_ROWS} distinct train and holdout rare rows and {MIN_ROWS} "
+                f"synthetic rare rows; found {len(ori)}, {len(control)} and {len(syn)}")
     ori = ori.iloc[np.sort(rng.choice(len(ori), size, replace=False))].reset_index(drop=True)
     control = control.iloc[np.sort(rng.choice(len(control), size, replace=False))].reset_index(drop=True)
-    n = min(N_ATTACKS, size)
-    alias = {name: f"c{i}" for i, name in enumerate(cols)}
     _cache_jit()
-    seeds = [int(s) for s in np.random.default_rng([seed, 43]).integers(0, 2**31, 2 + len(secrets))]
-    details: dict = {"columns": cols, "rows": {"train": int(size), "holdout": int(size), "synthetic": int(len(syn)),
-                                               "synthetic_total": int(n_syn), **distinct}}
-    details["method"] = ("anonymeter 1.1.0 evaluators; main = train rare rows, control = holdout rare rows (both "
-                         "deduplicated, the larger cut to the smaller's size), baseline = random guessing; risk = "
-                         "(main - control) / (1 - control) with Wilson rates and a propagated 95% error, clipped to "
-                         "[0, 1]")
+    seeds = [int(s) for s in np.random.default_rng([seed, 43]).integers(0, 2**31, 2 + n_secrets)]
+    rows = {"train": int(size), "holdout": int(size), "synthetic": int(len(syn)), "synthetic_total": int(n_syn),
+            **distinct}
+    return _AttackData(ori, control, syn, cols, {name: f"c{i}" for i, name in enumerate(cols)},
+                       min(N_ATTACKS, size), seeds, rows)
 
-    # singling out
+
+def _singling_out(data: _AttackData) -> dict:
+    """Anonymeter's singling-out attack (multivariate queries)."""
+    from anonymeter.evaluators import SinglingOutEvaluator
+
     notes: list[str] = []
     mode = "multivariate"  # with one column too (n_cols = 1): the univariate mode orders its queries by polars
-    with _seeded_anonymeter(seeds[0]), _collect(notes):
-        ev = SinglingOutEvaluator(ori, syn, n_attacks=N_ATTACKS, n_cols=min(SO_COLUMNS, len(cols)), control=control,
-                                  max_attempts=SO_MAX_ATTEMPTS, seed=seeds[0]).evaluate(mode=mode)
+    n_cols = min(SO_COLUMNS, len(data.cols))
+    with _seeded_anonymeter(data.seeds[0]), _collect(notes):
+        ev = SinglingOutEvaluator(data.ori, data.syn, n_attacks=N_ATTACKS, n_cols=n_cols, control=data.control,
+                                  max_attempts=SO_MAX_ATTEMPTS, seed=data.seeds[0]).evaluate(mode=mode)
         res, risk = ev.results(), ev.risk()
-    so = _attack_result(res, risk, N_ATTACKS) | {"mode": mode, "columns_per_query": min(SO_COLUMNS, len(cols)),
-                                                  "notes": notes}
-    details["singling_out"] = so
-    values[SINGLING_OUT.name], ci[SINGLING_OUT.name] = so["risk"], so["ci95"]
+    return _attack_result(res, risk, N_ATTACKS) | {"mode": mode, "columns_per_query": n_cols, "notes": notes}
 
-    # linkability
-    if not halves[0] or not halves[1]:
-        reasons[LINKABILITY.name] = (f"linkability needs two non-empty column halves; the table has {len(cols)} "
-                                     "modelled column(s)")
-    else:
-        notes = []
-        with _seeded_anonymeter(seeds[1]), _collect(notes):
-            ev = LinkabilityEvaluator(ori, syn, aux_cols=([alias[c] for c in halves[0]], [alias[c] for c in halves[1]]),
-                                      n_attacks=n, control=control, n_neighbors=LINK_NEIGHBOURS).evaluate(n_jobs=N_JOBS)
-            res, risk = ev.results(), ev.risk()
-        lk = _attack_result(res, risk, n) | {"columns": [list(halves[0]), list(halves[1])],
-                                              "n_neighbors": LINK_NEIGHBOURS, "notes": notes}
-        details["linkability"] = lk
-        values[LINKABILITY.name], ci[LINKABILITY.name] = lk["risk"], lk["ci95"]
 
-    # inference
+def _linkability(data: _AttackData, halves: tuple[list[str], list[str]]) -> dict:
+    """Anonymeter's linkability attack between the two column halves."""
+    from anonymeter.evaluators import LinkabilityEvaluator
+
+    notes: list[str] = []
+    aux = ([data.alias[c] for c in halves[0]], [data.alias[c] for c in halves[1]])
+    with _seeded_anonymeter(data.seeds[1]), _collect(notes):
+        ev = LinkabilityEvaluator(data.ori, data.syn, aux_cols=aux, n_attacks=data.n, control=data.control,
+                                  n_neighbors=LINK_NEIGHBOURS).evaluate(n_jobs=N_JOBS)
+        res, risk = ev.results(), ev.risk()
+    return _attack_result(res, risk, data.n) | {"columns": [list(halves[0]), list(halves[1])],
+                                                 "n_neighbors": LINK_NEIGHBOURS, "notes": notes}
+
+
+def _inference(data: _AttackData, frames: Frames, secrets: Sequence[str]) -> tuple[dict[str, dict], dict[str, str]]:
+    """Anonymeter's inference attack on each secret column: the results, and the secrets it cannot attack."""
+    from anonymeter.evaluators import InferenceEvaluator
+
     kinds = {s.name: s.kind.is_numeric for s in frames.modelled}
     per: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for i, secret in enumerate(secrets):
-        if secret not in alias:
+        if secret not in data.alias:
             skipped[secret] = "not a modelled column (identifier, key, personal data or the target)"
             continue
-        aux = [c for c in cols if c != secret]
+        aux = [c for c in data.cols if c != secret]
         if not aux:
             skipped[secret] = "no other column to infer it from"
             continue
-        notes = []
-        with _seeded_anonymeter(seeds[2 + i]), _collect(notes):
-            ev = InferenceEvaluator(ori, syn, aux_cols=[alias[c] for c in aux], secret=alias[secret],
-                                    regression=bool(kinds[secret]), n_attacks=n, control=control
-                                    ).evaluate(n_jobs=N_JOBS)
+        notes: list[str] = []
+        with _seeded_anonymeter(data.seeds[2 + i]), _collect(notes):
+            ev = InferenceEvaluator(data.ori, data.syn, aux_cols=[data.alias[c] for c in aux],
+                                    secret=data.alias[secret], regression=bool(kinds[secret]), n_attacks=data.n,
+                                    control=data.control).evaluate(n_jobs=N_JOBS)
             res, risk = ev.results(), ev.risk()
-        per[secret] = _attack_result(res, risk, n) | {"aux_columns": aux, "regression": bool(kinds[secret]),
-                                                       "notes": notes}
-    if per:
-        worst = max(per, key=lambda k: (per[k]["risk"], per[k]["ci95"][1]))
-        details["inference"] = {"secrets": per, "worst": worst, "skipped": skipped, "baseline_note": _BASELINE_NOTE}
-        values[INFERENCE.name], ci[INFERENCE.name] = per[worst]["risk"], per[worst]["ci95"]
-    else:
-        details["inference"] = {"secrets": {}, "worst": None, "skipped": skipped}
-        reasons[INFERENCE.name] = ("no protected or sensitive column to use as the secret" if not secrets else
-                                   "no declared secret column can be attacked: " +
-                                   "; ".join(f"'{k}': {v}" for k, v in skipped.items()))
-    return values, ci, details, reasons
+        per[secret] = _attack_result(res, risk, data.n) | {"aux_columns": aux, "regression": bool(kinds[secret]),
+                                                            "notes": notes}
+    return per, skipped
 
 
 # --------------------------------------------------------------------------- the family
@@ -668,8 +743,8 @@ def privacy(frames: Frames, seed: int, sensitive: Sequence[str] = (), *,
     ci: dict[str, list[float]] = {}
     not_measured: dict[str, str] = {}
     details: dict = {}
-    for name, fn, key in ((DOMIAS.name, domias, "domias"),
-                          (OUTLIER_EXPOSURE.name, outlier_exposure, "outlier_exposure")):
+    for name, fn, key in ((DomiasAUC.name, domias, "domias"),
+                          (OutlierExposure.name, outlier_exposure, "outlier_exposure")):
         v, interval, det, why = fn(frames, seed, enc)
         values[name] = v
         details[key] = det

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import time
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -18,10 +19,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from ._frame import Frames, model_matrix, omp_threads
-from .base import metric, nan_to_none
+from .base import Metric, nan_to_none
 
-__all__ = ["column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic", "noise_reference",
-           "REAL_CORRELATION_THRESHOLD", "REAL_ASSOCIATION_THRESHOLD"]
+__all__ = ["realism", "column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic", "noise_reference",
+           "REAL_CORRELATION_THRESHOLD", "REAL_ASSOCIATION_THRESHOLD", "ColumnShapes", "ColumnPairs", "DetectionAUC",
+           "UnseenCategoryRate"]
 
 # SDMetrics QualityReport defaults: a pair counts only when the real data shows a trend to keep
 REAL_CORRELATION_THRESHOLD = 0.5
@@ -34,37 +36,61 @@ def _worst_columns(details: dict, k: int = 2) -> str:
     return ", ".join(f"'{name}' {score:.2f}" for score, name in worst)
 
 
-def _explain_shapes(value: float, details: dict) -> str:
-    noise = details["realism"]["noise_reference"]["column_shapes"]
-    return (f"column distributions match the real rare rows at {value:.2f} on average (uniform noise scores "
-            f"{noise:.2f} here; weakest: {_worst_columns(details)})")
+class ColumnShapes(Metric):
+    """Column shapes (SDMetrics KSComplement / TVComplement), measured by the realism stage (``column_shapes``)."""
+
+    name = "realism.column_shapes"
+    goal, range, stage = "maximize", (0.0, 1.0), "realism"
+    description = ("Mean over modelled columns of 1 - KS statistic (numbers, dates) or 1 - total variation "
+                   "distance (categories), real rare rows vs synthetic rows")
+    subscore, scoring, key = "realism", "above_noise", True
+
+    def explain(self, value: float, details: dict) -> str:
+        noise = details["realism"]["noise_reference"]["column_shapes"]
+        return (f"column distributions match the real rare rows at {value:.2f} on average (uniform noise scores "
+                f"{noise:.2f} here; weakest: {_worst_columns(details)})")
 
 
-def _explain_pairs(value: float, details: dict) -> str:
-    noise = details["realism"]["noise_reference"]["column_pairs"]
-    pairs = details["realism"]["column_pairs"]
-    return (f"pair trends match at {value:.2f} over {pairs['relevant_pairs']} pairs with a real trend "
-            f"(uniform noise scores {noise:.2f} here)")
+class ColumnPairs(Metric):
+    """Pair trends (SDMetrics CorrelationSimilarity / ContingencySimilarity), measured by the realism stage."""
+
+    name = "realism.column_pairs"
+    goal, range, stage = "maximize", (0.0, 1.0), "realism"
+    description = ("Mean pair-trend similarity (1 - |r_real - r_syn|/2 for number pairs, 1 - TVD of the "
+                   "joint table for category and mixed pairs) over pairs with a real trend")
+    subscore, scoring, key = "realism", "above_noise", True
+
+    def explain(self, value: float, details: dict) -> str:
+        noise = details["realism"]["noise_reference"]["column_pairs"]
+        pairs = details["realism"]["column_pairs"]
+        return (f"pair trends match at {value:.2f} over {pairs['relevant_pairs']} pairs with a real trend "
+                f"(uniform noise scores {noise:.2f} here)")
 
 
-def _explain_detection(value: float, details: dict) -> str:
-    rows = details["realism"]["detection"]["rows_per_class"]
-    return (f"a classifier tells synthetic from real rare rows with AUC {value:.3f} over {rows} rows each "
-            "(0.5: indistinguishable, 1.0: always)")
+class DetectionAUC(Metric):
+    """The detection classifier's AUC, measured by the realism stage (``detection``)."""
+
+    name = "realism.detection_auc"
+    goal, range, stage = "minimize", (0.5, 1.0), "realism"
+    description = ("Cross-validated ROC AUC of a classifier separating real rare rows from synthetic rows "
+                   "(0.5 = indistinguishable)")
+    subscore, key = "realism", True
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - 2.0 * abs(value - 0.5)
+
+    def explain(self, value: float, details: dict) -> str:
+        rows = details["realism"]["detection"]["rows_per_class"]
+        return (f"a classifier tells synthetic from real rare rows with AUC {value:.3f} over {rows} rows each "
+                "(0.5: indistinguishable, 1.0: always)")
 
 
-COLUMN_SHAPES = metric("realism.column_shapes", "maximize", 0.0, 1.0,
-                       "Mean over modelled columns of 1 - KS statistic (numbers, dates) or 1 - total variation "
-                       "distance (categories), real rare rows vs synthetic rows", explain=_explain_shapes)
-COLUMN_PAIRS = metric("realism.column_pairs", "maximize", 0.0, 1.0,
-                      "Mean pair-trend similarity (1 - |r_real - r_syn|/2 for number pairs, 1 - TVD of the "
-                      "joint table for category and mixed pairs) over pairs with a real trend", explain=_explain_pairs)
-DETECTION_AUC = metric("realism.detection_auc", "minimize", 0.5, 1.0,
-                       "Cross-validated ROC AUC of a classifier separating real rare rows from synthetic rows "
-                       "(0.5 = indistinguishable)", normalize=lambda v: 1.0 - 2.0 * abs(v - 0.5),
-                       explain=_explain_detection)
-UNSEEN = metric("realism.unseen_category_rate", "minimize", 0.0, 1.0,
-                "Share of synthetic rows holding a category value that no real_train row has")
+class UnseenCategoryRate(Metric):
+    """Rows with a category real_train never holds, measured by the realism stage (``unseen_categories``)."""
+
+    name = "realism.unseen_category_rate"
+    goal, range, stage = "minimize", (0.0, 1.0), "realism"
+    description = "Share of synthetic rows holding a category value that no real_train row has"
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
@@ -267,3 +293,24 @@ def unseen_categories(frames: Frames) -> tuple[float, dict]:
             per[spec.name] = {"rows": int(bad.sum()), "values": values[:20]}
         bad_rows |= bad
     return float(bad_rows.mean()), per
+
+
+def realism(frames: Frames, seed: int, noise_seed: int, timings: dict[str, float] | None = None
+            ) -> tuple[dict[str, float], dict]:
+    """The realism family in one pass: column shapes, pair trends, detection (``seed``), unseen categories and
+    the uniform-noise reference (``noise_seed``): (values, details); seconds of the slow steps in ``timings``."""
+    timings = {} if timings is None else timings
+    t = time.perf_counter()
+    shapes, shape_details = column_shapes(frames)
+    pairs, pair_details = column_pairs(frames)
+    timings["shapes_pairs"] = time.perf_counter() - t
+    t = time.perf_counter()
+    auc, det_details = detection(frames, seed)
+    timings["detection"] = time.perf_counter() - t
+    noise = noise_reference(frames, noise_seed)
+    unseen, unseen_details = unseen_categories(frames)
+    values = {ColumnShapes.name: shapes, ColumnPairs.name: pairs, DetectionAUC.name: auc,
+              UnseenCategoryRate.name: unseen}
+    details = {"column_shapes": shape_details, "column_pairs": pair_details, "detection": det_details,
+               "unseen_categories": unseen_details, "noise_reference": noise}
+    return values, details

@@ -1,19 +1,12 @@
 """The scorecard: every metric, four 0..1 sub-scores and one 0..100 quality score, with a JSON round trip.
 
-Sub-scores and the quality score (justified in docs/METRICS.md):
-
-- realism  = mean(shapes above noise, pairs above noise, detection score 1 - 2|auc - 0.5|), where
-  "above noise" is (value - noise) / (1 - noise) clipped to 0..1, noise being what uniform random
-  values in the schema score on the same table (``details.realism.noise_reference``)
-- utility  = 0.5 when augmented PR-AUC minus the best alternative's (class weights, tuned threshold,
-  random oversampling, real rows only) is not significant, else clip(0.5 + difference / 0.2)
-- privacy  = min of the scores of train_copy_excess, holdout_copy_excess, dcr_excess (each against
-  its chance rate, scored at the favourable end of its 95% interval) and mia_auc
-- fairness = min of the scores of min/max_representation_ratio (at the favourable end of their
-  intervals) and equalized_odds_change; null without protected columns
-- quality  = 100 * min(weighted mean, realism, privacy, fairness), weights realism .35, utility .25,
-  privacy .25, fairness .15 (renormalised over available sub-scores): a realism, privacy or
-  fairness failure caps the score instead of being averaged away.
+Sub-scores and the quality score come from the metric registry (``registry.METRICS`` and
+``registry.SUBSCORES``; the formulas and their reasons are in docs/METRICS.md): a sub-score combines
+the parts of the metrics that name it, each part by the metric's scoring rule (``base.SCORING``: its
+plain score, its distance above the noise floor, its score at the favourable end of its 95% interval, or
+its score only when its interval excludes 0), with the sub-score's aggregation (a weighted mean or the
+minimum). The quality score is 100 * min(weighted mean of the available sub-scores, every sub-score that
+caps it): a failure there caps the score instead of being averaged away.
 """
 
 from __future__ import annotations
@@ -27,76 +20,41 @@ from typing import Any
 
 from ..exceptions import ScorecardError
 from ..io import atomic_path
-from .base import METRICS, clip01
+from . import registry
 
 __all__ = ["Scorecard", "SCORECARD_VERSION", "WEIGHTS", "subscores", "quality_score"]
 
 SCORECARD_VERSION = 1
-WEIGHTS = {"realism": 0.35, "utility": 0.25, "privacy": 0.25, "fairness": 0.15}
+WEIGHTS = {s.name: s.weight for s in registry.SUBSCORES}  # each sub-score's weight in the quality score
 
 
-def _s(metrics: dict[str, float | None], name: str) -> float | None:
-    return METRICS[name].score(metrics.get(name))
-
-
-def _above(value: float | None, floor: float | None) -> float | None:
-    """How far a value sits from the noise floor towards 1, in 0..1."""
-    if value is None or floor is None or math.isnan(value) or math.isnan(floor):
-        return None
-    return clip01((value - floor) / (1.0 - floor)) if floor < 1.0 else (1.0 if value >= 1.0 else 0.0)
-
-
-def _evidence(values: dict[str, float | None], intervals: dict[str, list], name: str) -> float | None:
-    """A metric's score at the most favourable end of its 95% interval (at its value without one).
-
-    Metrics measured against chance are judged on what the evidence shows, as the gate's interval
-    rules do: a chance match on a small table must not cost what a proven leak costs.
-    """
-    metric = METRICS[name]
-    ci = intervals.get(name)
-    if values.get(name) is None or (isinstance(values.get(name), float) and math.isnan(values[name])):
-        return None
-    if not ci:
-        return metric.score(values[name])
-    return metric.score(min(ci) if metric.goal == "minimize" else max(ci))
-
-
-PRIVACY = ("leakage.train_copy_excess", "leakage.holdout_copy_excess", "leakage.dcr_excess")
-FAIRNESS = ("fairness.min_representation_ratio", "fairness.max_representation_ratio")
-
-
-def subscores(values: dict[str, float | None], utility_significant: bool,
-              noise: dict | None = None, intervals: dict[str, list] | None = None) -> dict[str, float | None]:
-    """The four 0..1 sub-scores from raw metric values and their intervals (see module docstring)."""
-    noise = noise or {}
+def subscores(values: dict[str, float | None], intervals: dict[str, list] | None = None,
+              noise: dict | None = None) -> dict[str, float | None]:
+    """Every sub-score (0..1, None when none of its parts was measured) from raw metric values, their 95%
+    intervals and the noise reference (``details.realism.noise_reference``), as the registry defines them."""
     intervals = intervals or {}
-    parts = [_above(values.get("realism.column_shapes"), noise.get("column_shapes", 0.0)),
-             _above(values.get("realism.column_pairs"), noise.get("column_pairs", 0.0)),
-             _s(values, "realism.detection_auc")]
-    parts = [p for p in parts if p is not None]
-    realism = float(sum(parts) / len(parts)) if parts else None
-    versus = values.get("utility.pr_auc_vs_best_alternative")
-    if versus is None or math.isnan(versus):
-        utility = None
-    else:
-        utility = clip01(0.5 + versus / 0.2) if utility_significant else 0.5
-    parts = [_evidence(values, intervals, n) for n in PRIVACY] + [_s(values, "leakage.mia_auc")]
-    parts = [p for p in parts if p is not None]
-    privacy = float(min(parts)) if parts else None
-    parts = [_evidence(values, intervals, n) for n in FAIRNESS] + [_s(values, "fairness.equalized_odds_change")]
-    parts = [p for p in parts if p is not None]
-    fairness = float(min(parts)) if parts else None
-    return {"realism": realism, "utility": utility, "privacy": privacy, "fairness": fairness}
+    noise = noise or {}
+    out: dict[str, float | None] = {}
+    for sub in registry.SUBSCORES:
+        parts = []
+        for metric in registry.METRICS:
+            if metric.subscore == sub.name:
+                part = metric.part(values.get(metric.name), intervals.get(metric.name), noise)
+                if part is not None:
+                    parts.append((metric.weight, part))
+        out[sub.name] = sub.combine(parts)
+    return out
 
 
 def quality_score(sub: dict[str, float | None]) -> float:
-    """100 * min(weighted mean of available sub-scores, realism, privacy, fairness)."""
+    """100 * min(weighted mean of the available sub-scores, each available sub-score that caps it)."""
     avail = {k: v for k, v in sub.items() if v is not None}
     if not avail:
         return 0.0
-    total = sum(WEIGHTS[k] for k in avail)
-    mean = sum(WEIGHTS[k] * v for k, v in avail.items()) / total
-    caps = [v for k, v in avail.items() if k in ("realism", "privacy", "fairness")]
+    weights = {s.name: s.weight for s in registry.SUBSCORES}
+    total = sum(weights[k] for k in avail)
+    mean = sum(weights[k] * v for k, v in avail.items()) / total
+    caps = [v for k, v in avail.items() if registry.subscore(k).caps]
     return 100.0 * min([mean] + caps)
 
 

@@ -30,86 +30,155 @@ import numpy as np
 
 from ..exceptions import EvaluationError, UsageError
 from ._frame import Frames, model_matrix
-from .base import metric
+from .base import Metric
 from .utility_models import FAMILIES, MODEL_PARAMS, UtilityModel, resolve_models
 
 __all__ = ["utility", "MODEL_PARAMS", "BOOTSTRAP", "DEFAULT_REPEATS", "holdout_metrics", "resolve_models",
-           "check_repeats"]
+           "check_repeats", "PrAucUplift", "RecallUplift", "RocAucUplift", "F1Uplift", "RecallAt1pctFprUplift",
+           "PrecisionUplift", "PrAucVsBestAlternative", "RecallAt1pctFprVsBestAlternative", "BrierChange",
+           "LabelFidelity", "PrAucAugmented", "PrAucBaseline"]
 
 BOOTSTRAP = 200
 DEFAULT_REPEATS = 3
 FPR_TARGET = 0.01
 MEASURES = ("pr_auc", "roc_auc", "recall", "precision", "f1", "recall_at_1pct_fpr", "precision_at_1pct_fpr")
 
-def _explain_uplift(measure: str, words: str):
-    def explain(value: float, details: dict) -> str:
-        u = details["utility"]["uplift"][measure]
-        lo, hi = u["ci95"]
-        return (f"adding the synthetic rows moves {words} on the real holdout from {u['baseline']:.3f} to "
-                f"{u['augmented']:.3f} ({value:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f}: {u['verdict']})")
-    return explain
-
-
-for _m, _d in (("pr_auc", "PR-AUC (average precision)"), ("recall", "rare-class recall at 0.5"),
-               ("roc_auc", "ROC AUC"), ("f1", "rare-class F1 at 0.5"),
-               ("recall_at_1pct_fpr", "rare-class recall at the 1% false-positive-rate threshold"),
-               ("precision", "rare-class precision at 0.5")):
-    metric(f"utility.{_m}_uplift", "maximize", -1.0, 1.0,
-           f"Augmented minus baseline {_d} on real holdout (CI and significance in details)",
-           normalize=lambda v: 0.5 + v / 0.2, explain=_explain_uplift(_m, _d))
 MIN_BASELINE_AUC = 0.55  # below it the baseline cannot tell the classes apart: fidelity is not measurable
-
-
-def _explain_fidelity(value: float, details: dict) -> str:
-    f = details["utility"]["label_fidelity"]
-    lo, hi = f["ci95"]
-    return (f"the real-data model ranks the synthetic rows above real other-class rows with AUC {f['synthetic_auc']:.3f}, "
-            f"against {f['real_auc']:.3f} for real unseen rare rows: fidelity {value:.2f} (95% CI {lo:.2f} to {hi:.2f}; "
-            "1 = as rare-like as real rare rows, 0 = like the other class)")
-
-
-FIDELITY = metric("utility.label_fidelity", "maximize", 0.0, 1.0,
-                  "How rare-like the synthetic rows look to a model trained on real train only: (AUC of synthetic "
-                  "rows vs holdout other-class rows - 0.5) / (AUC of holdout rare rows vs the same - 0.5)",
-                  normalize=lambda v: v, explain=_explain_fidelity)
 ALTERNATIVES = ("baseline", "class_weights", "tuned_threshold", "oversampling")
 ALTERNATIVE_WORDS = {"baseline": "real rows only", "class_weights": "class weights",
                      "tuned_threshold": "a tuned threshold", "oversampling": "random oversampling"}
 TUNE_FOLDS = 3
 
 
-def _explain_vs_best(measure: str, words: str):
-    def explain(value: float, details: dict) -> str:
-        v = details["utility"]["vs_best_alternative"][measure]
+class _Utility(Metric):
+    """A metric of the utility stage (``utility``: every option of every model family trained once, scored on
+    the real holdout, with one paired bootstrap); the gate's family (hgb) gives the scorecard's values."""
+
+    goal, range, stage = "maximize", (-1.0, 1.0), "utility"
+
+
+class _Difference(_Utility):
+    """Augmented minus another option on one holdout measure; 0.5 + difference / 0.2 maps +-0.1 to 1 and 0."""
+
+    measure, words = "", ""  # the measure (MEASURES) and how a sentence names it
+
+    def normalize(self, value: float) -> float:
+        return 0.5 + value / 0.2
+
+
+class _Uplift(_Difference):
+    """Augmented minus baseline (``details.utility.uplift.<measure>``)."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = f"utility.{cls.measure}_uplift"
+        cls.description = f"Augmented minus baseline {cls.words} on real holdout (CI and significance in details)"
+
+    def explain(self, value: float, details: dict) -> str:
+        u = details["utility"]["uplift"][self.measure]
+        lo, hi = u["ci95"]
+        return (f"adding the synthetic rows moves {self.words} on the real holdout from {u['baseline']:.3f} to "
+                f"{u['augmented']:.3f} ({value:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f}: {u['verdict']})")
+
+
+class PrAucUplift(_Uplift):
+    measure, words, key = "pr_auc", "PR-AUC (average precision)", True
+
+
+class RecallUplift(_Uplift):
+    measure, words, key = "recall", "rare-class recall at 0.5", True
+
+
+class RocAucUplift(_Uplift):
+    measure, words = "roc_auc", "ROC AUC"
+
+
+class F1Uplift(_Uplift):
+    measure, words = "f1", "rare-class F1 at 0.5"
+
+
+class RecallAt1pctFprUplift(_Uplift):
+    measure, words = "recall_at_1pct_fpr", "rare-class recall at the 1% false-positive-rate threshold"
+
+
+class PrecisionUplift(_Uplift):
+    measure, words = "precision", "rare-class precision at 0.5"
+
+
+class _VsBest(_Difference):
+    """Augmented minus the best alternative (``details.utility.vs_best_alternative.<measure>``)."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = f"utility.{cls.measure}_vs_best_alternative"
+        cls.description = (f"Augmented {cls.words} minus the best of baseline, class weights, tuned threshold and "
+                           "random oversampling on real holdout (CI and verdict in details)")
+
+    def explain(self, value: float, details: dict) -> str:
+        v = details["utility"]["vs_best_alternative"][self.measure]
         lo, hi = v["ci95"]
-        return (f"{ALTERNATIVE_WORDS[v['best']]} reaches {words} {v['best_value']:.3f} on the real holdout; "
+        return (f"{ALTERNATIVE_WORDS[v['best']]} reaches {self.words} {v['best_value']:.3f} on the real holdout; "
                 f"with the synthetic rows {v['augmented']:.3f} ({value:+.3f}, 95% CI {lo:+.3f} to {hi:+.3f}: "
                 f"{v['verdict']})")
-    return explain
 
 
-for _m, _d in (("pr_auc", "PR-AUC"), ("recall_at_1pct_fpr", "recall at 1% false-positive rate")):
-    metric(f"utility.{_m}_vs_best_alternative", "maximize", -1.0, 1.0,
-           f"Augmented {_d} minus the best of baseline, class weights, tuned threshold and random oversampling "
-           "on real holdout (CI and verdict in details)", normalize=lambda v: 0.5 + v / 0.2,
-           explain=_explain_vs_best(_m, _d))
+class PrAucVsBestAlternative(_VsBest):
+    """The utility sub-score's one part: its score when the interval excludes 0, else 0.5 (neutral)."""
+
+    measure, words, key = "pr_auc", "PR-AUC", True
+    subscore, scoring = "utility", "significant"
 
 
-def _explain_brier(value: float, details: dict) -> str:
-    c = details["utility"]["calibration"]
-    lo, hi = c["brier_change_ci95"]
-    return (f"adding the synthetic rows moves the Brier score on the real holdout from {c['baseline']['brier']:.4f} "
-            f"to {c['augmented']['brier']:.4f} ({value:+.4f}, 95% CI {lo:+.4f} to {hi:+.4f}); calibration slope "
-            f"{c['baseline']['slope']:.2f} -> {c['augmented']['slope']:.2f} (1 = calibrated)")
+class RecallAt1pctFprVsBestAlternative(_VsBest):
+    measure, words, key = "recall_at_1pct_fpr", "recall at 1% false-positive rate", True
 
 
-BRIER = metric("utility.brier_change", "minimize", -1.0, 1.0,
-               "Brier score on real holdout of the augmented model minus that of the baseline (> 0: worse "
-               "calibrated probabilities)", normalize=lambda v: 1.0 - max(0.0, v) / 0.05, explain=_explain_brier)
-PR_AUG = metric("utility.pr_auc_augmented", "maximize", 0.0, 1.0,
-                "PR-AUC on real holdout of the model trained on real train + synthetic")
-PR_BASE = metric("utility.pr_auc_baseline", "maximize", 0.0, 1.0,
-                 "PR-AUC on real holdout of the model trained on real train only")
+class BrierChange(_Utility):
+    name = "utility.brier_change"
+    goal, key = "minimize", True
+    description = ("Brier score on real holdout of the augmented model minus that of the baseline (> 0: worse "
+                   "calibrated probabilities)")
+
+    def normalize(self, value: float) -> float:
+        return 1.0 - max(0.0, value) / 0.05
+
+    def explain(self, value: float, details: dict) -> str:
+        c = details["utility"]["calibration"]
+        lo, hi = c["brier_change_ci95"]
+        return (f"adding the synthetic rows moves the Brier score on the real holdout from "
+                f"{c['baseline']['brier']:.4f} to {c['augmented']['brier']:.4f} ({value:+.4f}, 95% CI {lo:+.4f} to "
+                f"{hi:+.4f}); calibration slope {c['baseline']['slope']:.2f} -> {c['augmented']['slope']:.2f} "
+                "(1 = calibrated)")
+
+
+class LabelFidelity(_Utility):
+    name = "utility.label_fidelity"
+    range, key = (0.0, 1.0), True
+    description = ("How rare-like the synthetic rows look to a model trained on real train only: (AUC of synthetic "
+                   "rows vs holdout other-class rows - 0.5) / (AUC of holdout rare rows vs the same - 0.5)")
+
+    def normalize(self, value: float) -> float:
+        return value
+
+    def explain(self, value: float, details: dict) -> str:
+        f = details["utility"]["label_fidelity"]
+        lo, hi = f["ci95"]
+        return (f"the real-data model ranks the synthetic rows above real other-class rows with AUC "
+                f"{f['synthetic_auc']:.3f}, against {f['real_auc']:.3f} for real unseen rare rows: fidelity "
+                f"{value:.2f} (95% CI {lo:.2f} to {hi:.2f}; 1 = as rare-like as real rare rows, 0 = like the other "
+                "class)")
+
+
+class PrAucAugmented(_Utility):
+    name = "utility.pr_auc_augmented"
+    range = (0.0, 1.0)
+    description = "PR-AUC on real holdout of the model trained on real train + synthetic"
+
+
+class PrAucBaseline(_Utility):
+    name = "utility.pr_auc_baseline"
+    range = (0.0, 1.0)
+    description = "PR-AUC on real holdout of the model trained on real train only"
 
 
 def _curve(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
