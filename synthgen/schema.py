@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .exceptions import DataError, IncompatibleModelError, SchemaError, UsageError
 
@@ -95,6 +97,11 @@ _KS_C = 1.95  # KS critical value factor (alpha about 0.001): D > 1.95 / sqrt(n)
 _CHANCE_PAIRS = 5.0  # expected chance repeats above which "no repeats at all" means unique by design
 _DUP_TOLERANCE = 0.001  # an ID-named column with at most this share of repeated values is unique per row
 _KEY_MIN_DISTINCT = 50  # a key points at many entities (fewer on a tiny table: half its rows)
+#: on tables with more rows than this, kinds are decided on a seeded sample of this many rows, and every
+#: row is then checked against them in a chunked pass
+DETECT_SAMPLE_ROWS = 1_000_000
+_DETECT_SEED = 0  # the sample's seed: the same table always gives the same sample, and so the same kinds
+_CHECK_CHUNK = 250_000  # rows per chunk of that pass
 
 
 def _py(value: Any) -> Any:
@@ -176,7 +183,12 @@ class Schema:
         target: str | None = None,
         overrides: Mapping[str, str] | None = None,
     ) -> "Schema":
-        """Detect each column's kind; collect every problem into one SchemaError."""
+        """Detect each column's kind; collect every problem into one SchemaError.
+
+        On more than ``DETECT_SAMPLE_ROWS`` rows the kinds are decided on a seeded sample of that many
+        rows, then every row is checked against them (``_detect_sampled``), with a progress bar on a
+        terminal's stderr.
+        """
         if not isinstance(df, pd.DataFrame):
             raise UsageError(f"expected a pandas DataFrame, got {type(df).__name__}")
         if len(df.columns) == 0 or len(df) == 0:
@@ -197,19 +209,28 @@ class Schema:
             raise SchemaError(problems)
         specs: list[ColumnSpec] = []
         notes: list[str] = []
-        for name in df.columns:
-            series = df[name]
-            try:
-                if name in overrides:
-                    spec = _spec_for_kind(series, ColumnKind(overrides[name]), reason="set by user")
-                elif name == target:
-                    spec = _spec_for_kind(series, ColumnKind.CATEGORICAL, reason="target")
-                else:
-                    spec = _detect_column(series)
-            except _ColumnProblem as exc:
-                problems.append(str(exc))
-                continue
-            specs.append(spec)
+        detected = [name for name in df.columns if name not in overrides and name != target]
+        positions = _detection_sample(len(df)) if detected else None  # None: kinds decided on every row
+        if positions is not None:
+            notes.append(f"kinds decided on a seeded sample of {len(positions):,} of {len(df):,} rows; "
+                         "every row checked against them")
+        with tqdm(total=len(df.columns), desc="detect kinds", unit="column", file=sys.stderr,
+                  disable=True if positions is None else None) as bar:
+            for name in df.columns:
+                series = df[name]
+                try:
+                    if name in overrides:
+                        spec = _spec_for_kind(series, ColumnKind(overrides[name]), reason="set by user")
+                    elif name == target:
+                        spec = _spec_for_kind(series, ColumnKind.CATEGORICAL, reason="target")
+                    else:
+                        spec = _detect_column(series) if positions is None else _detect_sampled(series, positions)
+                except _ColumnProblem as exc:
+                    problems.append(str(exc))
+                    continue
+                finally:
+                    bar.update()
+                specs.append(spec)
         if problems:
             raise SchemaError(problems)
         return cls(columns=specs, target=target, notes=notes)
@@ -476,7 +497,9 @@ def _spec_for_kind(series: pd.Series, kind: ColumnKind, reason: str, fmt: str | 
         spec.datetime_format = fmt
         parsed = to_datetime(values, fmt)
         if parsed.isna().any():
-            raise _ColumnProblem(f"column '{name}': {int(parsed.isna().sum())} values do not parse as dates ({fmt})")
+            bad = np.flatnonzero(parsed.isna().to_numpy())
+            raise _ColumnProblem(f"column '{name}': {bad.size:,} values do not parse as dates ({fmt}) (first: row "
+                                 f"{values.index[bad[0]]}, {str(values.iloc[bad[0]])[:30]!r})")
         secs = parsed.astype("int64").to_numpy() / 1e9
         spec.minimum, spec.maximum = float(secs.min()), float(secs.max())
     elif kind.is_numeric:
@@ -513,7 +536,8 @@ def _fresh_prefix(values: pd.Series) -> str:
 
 
 def _datetime_format(values: pd.Series) -> str | None:
-    sample = pd.Series(pd.unique(values)[:_SAMPLE]).astype(str)
+    """The first known text date format that parses every one of the first ``_SAMPLE`` distinct values."""
+    sample = _first_distinct(values)
     if sample.empty:
         return None
     for fmt, pattern in _DATETIME_FORMATS:
@@ -567,90 +591,259 @@ def _many_entities(nunique: int, rows: int) -> bool:
     return rows > nunique >= min(_KEY_MIN_DISTINCT, max(10, rows // 2))
 
 
+@dataclass
+class _Decision:
+    """A column's kind as the detection rules decide it, before its spec is filled from every row."""
+
+    kind: ColumnKind
+    reason: str
+    fmt: str | None = None  # text dates: their format
+    numbers_as_text: bool = False  # numbers kept as text ('000123'): the kind is the numbers'
+    unique: str | None = None  # an identifier because "all" values are distinct, or "nearly" all (ID-like name)
+    words: tuple = ()  # two true/false words: the two values
+    whole_column: bool = False  # a rule whose outcome depends on the row count ran: decide on every row
+
+
+def _detection_sample(rows: int) -> np.ndarray | None:
+    """Sorted positions of the seeded sample kinds are decided on, or None when every row is read."""
+    if rows <= DETECT_SAMPLE_ROWS:
+        return None
+    return np.sort(np.random.default_rng(_DETECT_SEED).choice(rows, DETECT_SAMPLE_ROWS, replace=False))
+
+
 def _detect_column(series: pd.Series) -> ColumnSpec:
-    """Pick a kind for one column, with the reason recorded in the spec.
+    """Pick a kind for one column from all its rows, with the reason recorded in the spec.
 
     Every rule reads something a large random subset of the rows keeps: the dtype, distinct
     values, repeats or not, the spread of values over their range, the column name. Nothing
     depends on exact consecutiveness or on a share of distinct values to rows.
     """
+    return _column_spec(series, _decide(series))
+
+
+def _detect_sampled(series: pd.Series, positions: np.ndarray) -> ColumnSpec:
+    """Pick a kind on the rows at ``positions`` (a seeded sample), then check every row against it.
+
+    The text rules that read the start of a column (dates, emails, codes) read the whole column's
+    start, as a full detection would. A problem found on the sample (empty, constant, text among
+    numbers) is looked at again on the whole column, which says what it is; so is a sample of
+    distinct whole numbers without an ID-like name (the even-spread and by-design rules that then
+    decide depend on the row count).
+    """
+    head = _Head.of(series.dropna()) if _is_text(series) else None
+    try:
+        decision = _decide(series.iloc[positions], head)
+    except _ColumnProblem:
+        return _detect_column(series)
+    if decision.whole_column:
+        return _detect_column(series)
+    return _column_spec(series, decision, sample=len(positions))
+
+
+def _is_text(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+                or pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype))
+
+
+@dataclass
+class _Head:
+    """What the text rules read from the start of a column: its first ``_SAMPLE`` values and distinct values."""
+
+    text: pd.Series
+    distinct: pd.Series
+
+    @classmethod
+    def of(cls, values: pd.Series) -> "_Head":
+        """The head of ``values`` (a column without its missing values)."""
+        return cls(values.iloc[:_SAMPLE].astype(str), _first_distinct(values))
+
+
+def _first_distinct(values: pd.Series, count: int = _SAMPLE) -> pd.Series:
+    """``pd.unique(values)[:count]`` as text, reading only as many leading rows as that takes."""
+    size = 16 * count
+    while True:
+        found = pd.unique(values.iloc[:size].to_numpy())
+        if len(found) >= count or size >= len(values):
+            return pd.Series(found[:count]).astype(str)
+        size *= 4
+
+
+def _decide(series: pd.Series, head: _Head | None = None) -> _Decision:
+    """The kind rules on ``series`` (a whole column, or a sample of one with the whole column's ``head``)."""
     name = str(series.name)
     values = series.dropna()
-    n = len(series)
     if values.empty:
         raise _ColumnProblem(f"column '{name}': every value is empty; drop the column")
     nunique = values.nunique()
-    if nunique == 1 and n > 1:
+    if nunique == 1 and len(series) > 1:
         raise _ColumnProblem(
             f"column '{name}': constant (every value is {str(values.iloc[0])[:30]!r}); "
             f"drop it, or keep it with --column-kind {name}=categorical"
         )
+    if pd.api.types.is_bool_dtype(series):
+        return _Decision(ColumnKind.BOOLEAN, "true/false values")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _Decision(ColumnKind.DATETIME, "datetime dtype")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _Decision(ColumnKind.CATEGORICAL, "category dtype")
+    if pd.api.types.is_numeric_dtype(series):
+        return _decide_numbers(name, values, nunique)
+    return _decide_text(series, values, nunique, head or _Head.of(values))
+
+
+def _distinctness(values: pd.Series, nunique: int, name: str) -> tuple[bool, bool, bool]:
+    """(a distinct value per row, nearly so, an ID-like name)."""
     rows = len(values)
     unique_per_row = nunique == rows and rows >= 20
     # an ID-named column with a rare repeat (a data-entry slip) is still a value per row
     nearly_unique = rows >= 20 and nunique >= (1 - _DUP_TOLERANCE) * rows
-    id_like_name = bool(_ID_NAME.search(name))
-    if pd.api.types.is_bool_dtype(series):
-        return _spec_for_kind(series, ColumnKind.BOOLEAN, "true/false values")
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return _spec_for_kind(series, ColumnKind.DATETIME, "datetime dtype")
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return _spec_for_kind(series, ColumnKind.CATEGORICAL, "category dtype")
-    if pd.api.types.is_numeric_dtype(series):
-        nums = values.to_numpy(dtype=np.float64)
-        integral = bool(np.all(np.mod(nums, 1) == 0))
-        if integral and id_like_name and nearly_unique:
-            return _spec_for_kind(series, ColumnKind.IDENTIFIER, "ID-like name, a distinct value per row")
-        if integral and id_like_name and _many_entities(nunique, rows):
-            return _spec_for_kind(
-                series, ColumnKind.KEY, f"ID-like name, {nunique:,} values shared by several rows"
+    return unique_per_row, nearly_unique, bool(_ID_NAME.search(name))
+
+
+def _decide_numbers(name: str, values: pd.Series, nunique: int) -> _Decision:
+    """Kind rules for a numeric column (``values``: without its missing values)."""
+    unique_per_row, nearly_unique, id_like_name = _distinctness(values, nunique, name)
+    nums = values.to_numpy(dtype=np.float64)
+    integral = bool(np.all(np.mod(nums, 1) == 0))
+    if integral and id_like_name and nearly_unique:
+        return _Decision(ColumnKind.IDENTIFIER, "ID-like name, a distinct value per row", unique="nearly")
+    if integral and id_like_name and _many_entities(nunique, len(values)):
+        return _Decision(ColumnKind.KEY, f"ID-like name, {nunique:,} values shared by several rows")
+    if integral and unique_per_row:
+        even, distance, critical = _even_spread(nums)
+        if even and _unique_by_design(nums):
+            return _Decision(
+                ColumnKind.IDENTIFIER,
+                f"whole numbers, one per row, spread evenly over their range (KS {distance:.4f} <= {critical:.4f})",
+                whole_column=True,
             )
-        if integral and unique_per_row:
-            even, distance, critical = _even_spread(nums)
-            if even and _unique_by_design(nums):
-                return _spec_for_kind(
-                    series, ColumnKind.IDENTIFIER,
-                    f"whole numbers, one per row, spread evenly over their range (KS {distance:.4f} <= {critical:.4f})",
-                )
-        if integral:
-            return _spec_for_kind(series, ColumnKind.INTEGER, "whole numbers")
-        return _spec_for_kind(series, ColumnKind.CONTINUOUS, "numbers")
-    # text: the checks look at the distinct values or a head sample, never re-map the whole column
-    if nunique == 2 and {str(v).strip().lower() for v in pd.unique(values)} <= _TRUE_FALSE:
-        return _spec_for_kind(series, ColumnKind.BOOLEAN, "two true/false words")
-    sample = values.iloc[:_SAMPLE].astype(str)
+        return _Decision(ColumnKind.INTEGER, "whole numbers", whole_column=True)
+    if integral:
+        return _Decision(ColumnKind.INTEGER, "whole numbers")
+    return _Decision(ColumnKind.CONTINUOUS, "numbers")
+
+
+def _decide_text(series: pd.Series, values: pd.Series, nunique: int, head: _Head) -> _Decision:
+    """Kind rules for a text column: they look at the distinct values or the head, never re-map the whole column."""
+    name = str(series.name)
+    if nunique == 2:
+        words = pd.unique(values)
+        if {str(v).strip().lower() for v in words} <= _TRUE_FALSE:
+            return _Decision(ColumnKind.BOOLEAN, "two true/false words", words=tuple(words))
+    sample = head.text
     head_share = float(pd.to_numeric(sample, errors="coerce").notna().mean())
     numeric = pd.to_numeric(values.astype(str), errors="coerce") if head_share >= 0.5 else None
     share_numeric = float(numeric.notna().mean()) if numeric is not None else head_share
     if share_numeric == 1.0:
-        spec = _detect_column(pd.Series(numeric.reindex(series.index), name=name))
-        spec.dtype = str(series.dtype)
-        if spec.kind in (ColumnKind.IDENTIFIER, ColumnKind.KEY):
-            # numbers kept as text ('000123'): generated values are text with a fresh prefix
-            spec.id_prefix = _fresh_prefix(values)
-            spec.minimum = spec.maximum = None
-        return spec
+        decision = _decide(pd.Series(numeric.reindex(series.index), name=name))
+        decision.numbers_as_text = True
+        return decision
     if share_numeric >= 0.9:
         raise _ColumnProblem(_text_in_numbers(name, series, _non_numeric_mask(series)))
-    fmt = _datetime_format(values)
+    fmt = _datetime_format(head.distinct)
     if fmt is not None:
-        return _spec_for_kind(series, ColumnKind.DATETIME, f"dates formatted {fmt}", fmt=fmt)
+        return _Decision(ColumnKind.DATETIME, f"dates formatted {fmt}", fmt=fmt)
     if sample.str.match(_EMAIL).mean() >= 0.8:
-        return _spec_for_kind(series, ColumnKind.PERSONAL, "email addresses")
+        return _Decision(ColumnKind.PERSONAL, "email addresses")
     if sample.str.match(_PHONE).mean() >= 0.8 and sample.str.count(r"\d").mean() >= 7:
-        return _spec_for_kind(series, ColumnKind.PERSONAL, "phone numbers")
+        return _Decision(ColumnKind.PERSONAL, "phone numbers")
     if _PERSONAL_NAME.search(name) and nunique > 0.2 * len(values):
-        return _spec_for_kind(series, ColumnKind.PERSONAL, "personal-data column name with many distinct values")
-    mean_len = float(sample.str.len().mean())
+        return _Decision(ColumnKind.PERSONAL, "personal-data column name with many distinct values")
     has_space = float(sample.str.contains(" ").mean())
-    if mean_len > 30 and has_space > 0.5 and nunique > 0.5 * len(values):
-        return _spec_for_kind(series, ColumnKind.PERSONAL, "free text")
+    if float(sample.str.len().mean()) > 30 and has_space > 0.5 and nunique > 0.5 * len(values):
+        return _Decision(ColumnKind.PERSONAL, "free text")
+    unique_per_row, nearly_unique, id_like_name = _distinctness(values, nunique, name)
     if unique_per_row or (id_like_name and nearly_unique):
         if has_space < 0.1:
-            return _spec_for_kind(series, ColumnKind.IDENTIFIER, "a distinct code per row")
-        return _spec_for_kind(series, ColumnKind.PERSONAL, "distinct text per row")
-    if has_space < 0.1 and _many_entities(nunique, rows):
+            return _Decision(ColumnKind.IDENTIFIER, "a distinct code per row", unique="nearly" if id_like_name else "all")
+        return _Decision(ColumnKind.PERSONAL, "distinct text per row")
+    if has_space < 0.1 and _many_entities(nunique, len(values)):
         if id_like_name or bool(sample.str.match(_CODE).all()):
             why = "ID-like name" if id_like_name else "codes"
-            return _spec_for_kind(series, ColumnKind.KEY, f"{why}, {nunique:,} values shared by several rows")
-    return _spec_for_kind(series, ColumnKind.CATEGORICAL, "text with repeated values")
+            return _Decision(ColumnKind.KEY, f"{why}, {nunique:,} values shared by several rows")
+    return _Decision(ColumnKind.CATEGORICAL, "text with repeated values")
+
+
+def _column_spec(series: pd.Series, decision: _Decision, sample: int | None = None) -> ColumnSpec:
+    """The spec of a decided column, filled from all its rows; with ``sample`` (the kind was decided on
+    that many sampled rows) every row is first checked against the kind (``_check_rows``)."""
+    kind, name = decision.kind, str(series.name)
+    if not decision.numbers_as_text:
+        if sample is not None:
+            _check_rows(series, decision, sample)
+        return _spec_for_kind(series, kind, decision.reason, fmt=decision.fmt)
+    values = series.dropna()
+    numeric = pd.Series(_to_numbers(values, decision, sample).reindex(series.index), name=name)
+    if sample is not None:
+        _check_rows(numeric, decision, sample)
+    spec = _spec_for_kind(numeric, kind, decision.reason)
+    spec.dtype = str(series.dtype)
+    if kind in (ColumnKind.IDENTIFIER, ColumnKind.KEY):
+        # numbers kept as text ('000123'): generated values are text with a fresh prefix
+        spec.id_prefix = _fresh_prefix(values)
+        spec.minimum = spec.maximum = None
+    return spec
+
+
+def _to_numbers(values: pd.Series, decision: _Decision, sample: int | None) -> pd.Series:
+    """Numbers kept as text, parsed; after a sampled decision every row must parse (one chunked pass)."""
+    parts = [pd.to_numeric(values.iloc[i:i + _CHECK_CHUNK].astype(str), errors="coerce")
+             for i in range(0, len(values), _CHECK_CHUNK)]
+    numeric = pd.concat(parts) if len(parts) > 1 else parts[0]
+    if sample is not None:
+        _raise_violation(values, numeric.isna().to_numpy(), decision, sample, "not a number",
+                         f"fix those rows, or pass --column-kind {values.name}=categorical")
+    return numeric
+
+
+def _check_rows(series: pd.Series, decision: _Decision, sample: int) -> None:
+    """Every row of a column must hold the kind a sample decided: one pass in chunks of ``_CHECK_CHUNK``
+    rows (whole numbers, only the two true/false words), then distinctness. Dates are parsed, every
+    row, when ``_spec_for_kind`` reads their range, and numbers kept as text in ``_to_numbers``."""
+    test = _row_test(series, decision)
+    if test is not None:
+        bad, what, fix = test
+        values = series.dropna()
+        flags = [bad(values.iloc[i:i + _CHECK_CHUNK]) for i in range(0, len(values), _CHECK_CHUNK)]
+        _raise_violation(values, np.concatenate(flags) if flags else np.zeros(0, bool), decision, sample, what, fix)
+    if decision.unique is not None:
+        _check_distinct(series, decision, sample)
+
+
+def _row_test(series: pd.Series, decision: _Decision) -> tuple[Any, str, str] | None:
+    """(chunk -> flags of rows that break the kind, what those rows are, the fix), or None: nothing to check."""
+    name, kind = str(series.name), decision.kind
+    if kind in (ColumnKind.INTEGER, ColumnKind.IDENTIFIER, ColumnKind.KEY) and pd.api.types.is_numeric_dtype(series):
+        def fractional(chunk: pd.Series) -> np.ndarray:
+            return np.mod(chunk.to_numpy(dtype=np.float64), 1) != 0
+        return fractional, "not whole numbers", f"pass --column-kind {name}=continuous"
+    if kind == ColumnKind.BOOLEAN and decision.words:
+        def other(chunk: pd.Series) -> np.ndarray:
+            return ~chunk.isin(decision.words).to_numpy()
+        return other, f"neither {decision.words[0]!r} nor {decision.words[1]!r}", f"pass --column-kind {name}=categorical"
+    return None
+
+
+def _check_distinct(series: pd.Series, decision: _Decision, sample: int) -> None:
+    """An identifier decided on a sample: all its values distinct ("all"), or nearly all ("nearly")."""
+    values = series.dropna()
+    repeats = values.duplicated().to_numpy()
+    allowed = 0 if decision.unique == "all" else int(_DUP_TOLERANCE * len(values))
+    if int(repeats.sum()) > allowed:
+        _raise_violation(values, repeats, decision, sample, "a repeat of an earlier row's value",
+                         f"pass --column-kind {series.name}=key (or integer/categorical)")
+
+
+def _raise_violation(values: pd.Series, flags: np.ndarray, decision: _Decision, sample: int, what: str,
+                     fix: str) -> None:
+    """Raise the one-line problem for the rows ``flags`` marks (if any), naming the first."""
+    rows = np.flatnonzero(flags)
+    if not rows.size:
+        return
+    first = values.iloc[rows[0]]
+    raise _ColumnProblem(
+        f"column '{values.name}': decided {decision.kind.value} ({decision.reason}) on a seeded sample of "
+        f"{sample:,} rows, but {rows.size:,} rows are {what} (first: row {values.index[rows[0]]}, "
+        f"{str(first)[:30]!r}); {fix}"
+    )

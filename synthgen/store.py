@@ -29,8 +29,8 @@ from .io import atomic_dir, sha256_file
 from .schema import _py
 from .versions import recorded_versions, synthgen_version
 
-__all__ = ["save_generator", "load", "read_manifest", "verify_payload", "register_generator",
-           "MODEL_FORMAT_VERSION"]
+__all__ = ["save_generator", "write_model", "load", "read_manifest", "verify_payload", "register_generator",
+           "compact_split", "MODEL_FORMAT_VERSION"]
 
 MODEL_FORMAT_VERSION = 1
 
@@ -57,27 +57,46 @@ def save_generator(generator: Any, path: str | Path, *, force: bool = False, ext
     generator._check_fitted()
     path = Path(path)
     with atomic_dir(path, force=force) as tmp:
-        state = dict(generator._get_state(tmp))
-        payload = dict(state.pop("payload"))
-        payload["files"] = {name: sha256_file(tmp / name) for name in payload["files"]}
-        manifest = {
-            "format": "synthgen-model",
-            "format_version": MODEL_FORMAT_VERSION,
-            "synthgen_version": synthgen_version(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "generator": generator.name,
-            **state,
-            "split": None,
-            "payload": payload,
-            "library_versions": recorded_versions(),
-        }
-        for key, value in (extra or {}).items():
-            if isinstance(value, dict) and isinstance(manifest.get(key), dict):
-                manifest[key] = {**manifest[key], **value}
-            else:
-                manifest[key] = value
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+        write_model(generator, tmp, extra=extra)
     return path
+
+
+def write_model(generator: Any, folder: str | Path, *, extra: dict | None = None) -> Path:
+    """Write a fitted generator's payload and manifest into the empty folder ``folder`` (not atomic by
+    itself: ``save_generator`` and ``synthgen refresh`` write into a temporary folder renamed at the end)."""
+    generator._check_fitted()
+    tmp = Path(folder)
+    state = dict(generator._get_state(tmp))
+    payload = dict(state.pop("payload"))
+    payload["files"] = {name: sha256_file(tmp / name) for name in payload["files"]}
+    manifest = {
+        "format": "synthgen-model",
+        "format_version": MODEL_FORMAT_VERSION,
+        "synthgen_version": synthgen_version(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "generator": generator.name,
+        **state,
+        "split": None,
+        "payload": payload,
+        "library_versions": recorded_versions(),
+    }
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(manifest.get(key), dict):
+            manifest[key] = {**manifest[key], **value}
+        else:
+            manifest[key] = value
+    manifest["split"] = compact_split(manifest["split"])
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+    return tmp
+
+
+def compact_split(split: dict | None) -> dict | None:
+    """A split record as a manifest keeps it: the rule (seed, fraction, stratified column) and the sha256
+    of the holdout positions, never the positions themselves (525,000 numbers for a 1.75M-row table);
+    ``pipeline.rebuild_split`` re-derives them from the data and checks that sha256."""
+    if not isinstance(split, dict):
+        return split
+    return {k: v for k, v in split.items() if k != "holdout_positions"}
 
 
 def _json_default(value: Any) -> Any:

@@ -17,6 +17,7 @@ import pytest
 from _scenarios import fitted_model
 from synthgen.cli import main
 from synthgen.datasets import load_fraud
+from synthgen.pipeline import split_table
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,9 @@ def test_fit_records_split_and_lineage(work):
     manifest = json.loads((work / "model" / "manifest.json").read_text())
     split = manifest["split"]
     assert split["train_rows"] == 35_000 and split["holdout_rows"] == 15_000
-    assert len(split["holdout_positions"]) == 15_000
+    # the split is kept as its rule and a sha256 of the holdout positions, never the positions themselves
+    assert "holdout_positions" not in split and len(split["holdout_positions_sha256"]) == 64
+    assert (split["seed"], split["holdout_fraction"], split["stratified_by"]) == (0, 0.3, "fraud")
     assert manifest["training_data"]["rows"] == 35_000
     assert len(manifest["training_data"]["file_sha256"]) == 64
     assert manifest["class_counts"] == {"False": 34_300, "True": 700}
@@ -307,9 +310,9 @@ def test_evaluate_from_model_split_is_deterministic(work, scored, capsys):
     assert 0 <= card["quality_score"] <= 100
     # the same split from separate files gives the same scorecard, byte for byte
     df = pd.read_csv(work / "fraud.csv")
-    hold = json.loads((work / "model" / "manifest.json").read_text())["split"]["holdout_positions"]
+    _, hold, _ = split_table(df, "fraud", 0.3, 0)  # the manifest's rule (seed 0, fraction 0.3)
     mask = np.zeros(len(df), bool)
-    mask[hold] = True
+    mask[df.index.get_indexer(hold.index)] = True
     df[~mask].to_csv(work / "train.csv", index=False)
     df[mask].to_csv(work / "holdout.csv", index=False)
     code, out, err = run(capsys, "evaluate", "--train", work / "train.csv", "--holdout", work / "holdout.csv",

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..exceptions import GeneratorError, ParameterError
-from .base import BaseGenerator, child_seed
+from .base import BaseGenerator, child_seed, fit_step
 from .encoding import ModelData, one_hot
 
 __all__ = [
@@ -327,7 +328,8 @@ class SVMSMOTEGenerator(BorderlineSMOTEGenerator):
 
         X, y = self._stored_matrix(rare, other)
         n_rare, m = len(rare.numeric), self.m_neighbors
-        svm = SVC(gamma="scale").fit(sparse.csr_matrix(X), y)
+        with fit_step(f"svm-smote: SVM on {len(y):,} rows"):
+            svm = SVC(gamma="scale").fit(sparse.csr_matrix(X), y)
         support = svm.support_[y[svm.support_] == _RARE]
         n_other = _other_share(X, y, m, X[support])
         support, n_other = support[n_other != m], n_other[n_other != m]  # noise: all m neighbours other classes
@@ -443,13 +445,15 @@ class KMeansSMOTEGenerator(_ImblearnGenerator):
         X, y = self._stored_matrix(rare, other)
         k = self.k_neighbors
         kmeans_seed = child_seed(seed, 3)
-        clusters = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, random_state=kmeans_seed).fit_predict(X)
+        with fit_step(f"kmeans-smote: clustering {len(y):,} rows"):
+            clusters = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, random_state=kmeans_seed).fit_predict(X)
         # imblearn's threshold: "auto" is n_samples / total / 2, which is 1/2 for one class; none for one cluster
         threshold = -np.inf if self.n_clusters == 1 else (0.5 if self.cluster_balance_threshold == "auto"
                                                            else self.cluster_balance_threshold)
         sparsity = KMeansSMOTE()._find_cluster_sparsity  # density_exponent="auto", imblearn's default
         bases, neighbours, sizes, weights = [], [], [], []
-        for c in range(self.n_clusters):
+        for c in tqdm(range(self.n_clusters), desc="kmeans-smote: clusters", unit="cluster", file=sys.stderr,
+                      disable=None):
             members = np.flatnonzero(clusters == c)
             if not members.size:
                 continue
