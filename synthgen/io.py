@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ __all__ = [
     "write_table",
     "table_format",
     "sha256_file",
+    "sha256_path",
+    "is_dataset_folder",
+    "dataset_parts",
     "sha256_frame",
     "atomic_path",
     "atomic_dir",
@@ -61,10 +64,37 @@ def _csv_header(path: Path) -> list[str]:
         raise FileFormatError(f"file '{path}': not a readable CSV file ({exc})") from None
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV or Parquet file with checks that name the file and the problem."""
+def is_dataset_folder(path: str | os.PathLike) -> bool:
+    """A Parquet dataset folder (``part-NNNNN.parquet`` files) rather than one file: an existing folder, or
+    an output named without any suffix (``--out DIR``)."""
     path = Path(path)
-    fmt = table_format(path)
+    return path.is_dir() or (not path.suffix and not path.exists())
+
+
+def dataset_parts(folder: str | os.PathLike) -> list[Path]:
+    """The part files of a Parquet dataset folder, in order (their names sort as the rows do)."""
+    return sorted(Path(folder).glob("part-*.parquet"))
+
+
+def _read_dataset(path: Path) -> pd.DataFrame:
+    parts = dataset_parts(path)
+    if not parts:
+        raise FileFormatError(f"folder '{path}': no part-*.parquet files (expected a Parquet dataset folder "
+                              "written by `synthgen generate --out DIR`, or a .csv/.parquet file)")
+    try:
+        frames = [pd.read_parquet(p) for p in parts]
+    except Exception as exc:  # pyarrow raises many types for garbage
+        raise FileFormatError(f"folder '{path}': a part is not a readable Parquet file ({type(exc).__name__})") from None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_table(path: str | os.PathLike, *, fmt: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or a Parquet dataset folder, with checks that name the file and the
+    problem (``fmt``: 'csv' or 'parquet' for a file whose name does not say, e.g. a temporary)."""
+    path = Path(path)
+    if fmt is None and path.is_dir() and not path.suffix:
+        return _read_dataset(path)
+    fmt = fmt or table_format(path)
     if not path.exists():
         raise FileFormatError(f"file '{path}': does not exist")
     if path.is_dir():
@@ -193,19 +223,47 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # runs a held signal's handler here
 
 
+def _remove(path: Path) -> None:
+    """Remove a file or a folder (not following a link); errors ignored."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _place(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` onto ``target`` with the usual permissions (temporaries are created owner-only); an
+    existing folder target (``--force``) is removed first."""
+    make_readable(tmp)
+    if target.is_dir() and not target.is_symlink():
+        backup = target.with_name(f".{target.name}.old")
+        _remove(backup)
+        os.replace(target, backup)
+        os.replace(tmp, target)
+        _remove(backup)
+    else:
+        os.replace(tmp, target)
+
+
 @contextlib.contextmanager
-def atomic_paths(*paths: str | os.PathLike, force: bool = False) -> Iterator[list[Path]]:
+def atomic_paths(*paths: str | os.PathLike, force: bool = False,
+                 folders: Sequence[str | os.PathLike] = ()) -> Iterator[list[Path]]:
     """Yield a temporary path beside each of ``paths``; on success all are renamed into place together.
 
-    The renames run in the order given (put the one that must never appear alone last) with SIGINT and
-    SIGTERM held back; if a rename fails, or a signal held back during them arrives, the ones already
-    renamed are removed again, so either every output is written or none is. Temporaries are always
-    removed.
+    ``folders``: those of ``paths`` that are folders (their temporary is an empty folder). The renames
+    run in the order given (put the one that must never appear alone last) with SIGINT and SIGTERM held
+    back; if a rename fails, or a signal held back during them arrives, the ones already renamed are
+    removed again, so either every output is written or none is. Temporaries are always removed.
     """
     targets = [check_output(p, force=force) for p in paths]
+    as_folder = {Path(f) for f in folders}
     temps: list[Path] = []
     try:
         for target in targets:
+            if target in as_folder:
+                temps.append(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)))
+                continue
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             os.close(fd)
             temps.append(Path(tmp))
@@ -214,12 +272,11 @@ def atomic_paths(*paths: str | os.PathLike, force: bool = False) -> Iterator[lis
         try:
             with _signals_held():
                 for tmp, target in zip(temps, targets):
-                    os.replace(tmp, target)
+                    _place(tmp, target)
                     placed.append(target)
         except BaseException as exc:
             for target in placed:
-                with contextlib.suppress(OSError):
-                    target.unlink()
+                _remove(target)
             if isinstance(exc, OSError):
                 failed = targets[min(len(placed), len(targets) - 1)]
                 raise SynthgenError(f"output '{failed}': cannot be written ({exc.strerror or type(exc).__name__}); "
@@ -228,7 +285,7 @@ def atomic_paths(*paths: str | os.PathLike, force: bool = False) -> Iterator[lis
     finally:
         for tmp in temps:
             if tmp.exists():
-                tmp.unlink()
+                _remove(tmp)
 
 
 @contextlib.contextmanager
@@ -240,6 +297,8 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            make_readable(tmp_path)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -253,6 +312,7 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        make_readable(tmp)
         if path.exists():
             backup = path.with_name(f".{path.name}.old")
             shutil.rmtree(backup, ignore_errors=True)
@@ -320,6 +380,17 @@ def make_readable(path: str | os.PathLike) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
+
+
+def sha256_path(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, or of a folder: its sorted relative paths each with its file's sha256."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for f in sorted((f for f in path.rglob("*") if f.is_file()), key=lambda f: f.relative_to(path).as_posix()):
+        digest.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 def sha256_file(path: str | os.PathLike) -> str:

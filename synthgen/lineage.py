@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import DataError, FileFormatError, IntegrityError, ModelStoreError, SynthgenError
-from .io import sha256_file
+from .io import sha256_file, sha256_path
 from .schema import _py
 from .store import read_manifest
 from .versions import synthgen_version
@@ -47,7 +47,7 @@ def model_manifest_sha256(model: str | os.PathLike) -> str:
 
 def generate_record(*, file: str | os.PathLike, file_sha256: str, file_bytes: int, rows: int, model: str | os.PathLike,
                     model_manifest_sha256: str, generator: str, n: int, seed: int, seed_source: str, chunk_size: int,
-                    label: Any, fmt: str) -> dict[str, Any]:
+                    label: Any, fmt: str, engine: str = "local") -> dict[str, Any]:
     """The lineage manifest ``synthgen generate`` writes beside its output."""
     model = Path(model)
     return {
@@ -60,7 +60,7 @@ def generate_record(*, file: str | os.PathLike, file_sha256: str, file_bytes: in
         "model": {"path": str(model.resolve()), "manifest_sha256": model_manifest_sha256,
                   "generator": generator},
         "generation": {"n": int(n), "seed": seed, "seed_source": seed_source, "chunk_size": int(chunk_size),
-                       "label": _py(label)},
+                       "label": _py(label), "engine": engine},
     }
 
 
@@ -93,7 +93,7 @@ def read_record(file: str | os.PathLike) -> dict[str, Any] | None:
 
 def _file_check(file: Path, record: dict) -> tuple[str, str | None]:
     """The file's sha256 and, when it differs from the manifest's, the reason in words."""
-    actual = sha256_file(file)
+    actual = sha256_path(file)
     recorded = (record.get("file") or {}).get("sha256")
     if actual != recorded:
         return actual, (f"file '{file}' sha256 {actual[:12]}... differs from its manifest's {str(recorded)[:12]}... "
@@ -112,7 +112,7 @@ def scorecard_record(synthetic: str | os.PathLike, model: str | os.PathLike | No
     if not side.is_file():
         return None
     entry: dict[str, Any] = {"manifest": str(side), "manifest_sha256": sha256_file(side), "verified": False,
-                             "reason": None, "file_sha256": sha256_file(synthetic)}
+                             "reason": None, "file_sha256": sha256_path(synthetic)}
     try:
         record = read_record(synthetic)
     except DataError as exc:
@@ -185,7 +185,7 @@ def chain(file: str | os.PathLike) -> dict[str, Any]:
     file = Path(file)
     if file.name.endswith(SUFFIX) and not manifest_path(file).exists():
         file = file.with_name(file.name[: -len(SUFFIX)])  # the manifest itself was named
-    if not file.is_file():
+    if not file.exists():
         raise FileFormatError(f"file '{file}': does not exist")
     record = read_record(file)
     if record is None:
@@ -203,7 +203,7 @@ def chain(file: str | os.PathLike) -> dict[str, Any]:
     return {"file": {"path": str(file), "sha256": actual, "verified": True, "manifest": str(manifest_path(file)),
                      **{k: v for k, v in (record.get("file") or {}).items() if k != "sha256"},
                      "created": record.get("created"), "synthgen_version": record.get("synthgen_version"),
-                     "generation": record.get("generation")},
+                     "generation": record.get("generation"), "release": record.get("release")},
             "model": model, "parents": _parents(model)}
 
 
@@ -253,6 +253,11 @@ def format_chain(links: dict[str, Any]) -> str:
              f"    rows             {_count(f.get('rows'))} ({f.get('format')}), n {_count(gen.get('n'))}, seed "
              f"{gen.get('seed')} ({source}), chunk size {_count(gen.get('chunk_size'))}{label}",
              f"    created          {f.get('created')} by synthgen {f.get('synthgen_version')}"]
+    release = f.get("release")
+    if release:  # written by `synthgen refresh`: the gate's verdict on these rows
+        policy = release.get("policy") or {}
+        lines.append(f"    release          {release.get('verdict')} under policy {policy.get('path')} version "
+                     f"{policy.get('version')} (scorecard {release.get('scorecard')})")
     lines += _model_lines(model, "<- model")
     data = model.get("training_data") or {}
     split = data.get("split") or {}

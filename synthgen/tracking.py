@@ -20,8 +20,9 @@ How it works, so that tracking can never change a result:
   generator x seed. A failure there (the server went away) is a one-line warning on stderr: the
   command's exit status and outputs stay as they are, with or without ``--track-optional``.
 
-Nothing here knows a command by name: a command (a future ``refresh`` too) only declares its input
-and output paths (``cli._AUDIT_PATHS``) and the tracking flags; what is logged follows from the files.
+Nothing here knows a command by name: a command only declares its input and output paths
+(``cli._AUDIT_PATHS``) and the tracking flags; what is logged follows from the files (a model folder
+written by ``refresh`` brings its ``refresh/`` drift report, scorecard and verdict).
 """
 
 from __future__ import annotations
@@ -295,6 +296,22 @@ def _model(rec: dict, manifest: dict, path: Path, output: bool) -> None:
         rec["metrics"]["train_rows"] = data["rows"]
 
 
+def _refresh(rec: dict, folder: Path) -> None:
+    """A model folder written by `synthgen refresh`: its drift report, scorecard and verdict (refresh/)."""
+    report = _json(folder / "drift.json")
+    if not isinstance(report, dict):
+        return
+    rec["tags"]["drift"] = "significant" if report.get("drift") else "none"
+    rec["metrics"]["drift_significant"] = len(report.get("significant") or [])
+    rec["artifacts"].append((str(folder / "drift.json"), "drift"))
+    card, verdict = _json(folder / "scorecard.json"), _json(folder / "verdict.json")
+    if isinstance(card, dict):
+        _scorecard(rec, card, folder / "scorecard.json", output=False)  # its seed is the scoring's, not the model's
+        rec["params"]["evaluation_seed"] = card.get("random_state")
+    if isinstance(verdict, dict):
+        _verdict(rec, verdict, folder / "verdict.json")
+
+
 def _synthetic(rec: dict, lineage: dict, path: Path, output: bool) -> None:
     gen, info = lineage.get("generation") or {}, lineage.get("file") or {}
     rec["params"].update(n=gen.get("n"), **({"seed": gen.get("seed")} if output else {"generation_seed": gen.get("seed")}))
@@ -400,6 +417,8 @@ def describe(job: dict) -> dict:
             output = role == "output"
             if kind == "model":
                 _model(rec, data, path, output)
+                if output:
+                    _refresh(rec, path / "refresh")
             elif kind == "synthetic":
                 _synthetic(rec, data, path, output)
             elif kind == "scorecard":

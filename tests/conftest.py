@@ -26,6 +26,23 @@ def shared_table(name: str) -> pd.DataFrame:
 _CACHE: dict[str, pd.DataFrame] = {}
 
 
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """`synthgen ARGS` in this process: the exit status, stdout and stderr."""
+    from synthgen.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str, *words: str) -> None:
+    """stderr holds exactly one line, and it names each of ``words``."""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
 def _cached(path: str) -> pd.DataFrame:
     if path not in _CACHE:
         _CACHE[path] = pd.read_csv(path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import one_line_error, run_cli
 from sklearn.model_selection import train_test_split
 
 from synthgen.cli import main
@@ -21,6 +22,7 @@ from synthgen.datasets import load_german_credit
 from synthgen.drift import EPSILON, drift, profile, psi, render_html
 from synthgen.exceptions import PolicyError, SchemaError
 from synthgen.gate import load_policy
+from synthgen.pipeline import split_table
 from synthgen.schema import Schema
 
 
@@ -30,17 +32,7 @@ def halves(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return a.sort_index(), b.sort_index()
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str, *words: str) -> None:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
+run = run_cli
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +185,7 @@ def test_model_stores_a_profile_of_its_train_rows(german):
     manifest = json.loads((german / "model" / "manifest.json").read_text())
     stored = manifest["profile"]
     df = load_german_credit()
-    train = df.drop(index=manifest["split"]["holdout_positions"])
+    train = split_table(df, "class", manifest["split"]["holdout_fraction"], manifest["split"]["seed"])[0]
     again = profile(train, "class", Schema.from_dict(manifest["schema"]), rare=[2])
     assert json.loads(json.dumps(again)) == stored  # the train rows, bit for bit
     assert stored["rows"] == {"all": 700, "labelled": 700, "rare": 210} and stored["rare_classes"] == ["2"]
