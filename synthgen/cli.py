@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -124,9 +125,19 @@ def _track_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--experiment", default="synthgen", metavar="NAME", help="MLflow experiment (default synthgen)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .models import generator_names
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    """--engine, --workers, --ray-address: where the work runs (synthgen/engine.py)."""
+    g = p.add_argument_group("engine (Ray needs synthgen[ray])")
+    g.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default): this process; ray: Ray tasks, with the same results")
+    g.add_argument("--workers", type=_int, default=None, metavar="N",
+                   help="CPUs of the local Ray started for this command (default: all); ignored when joining one")
+    g.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="join this Ray cluster instead of starting one (default: $RAY_ADDRESS when set)")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: one sub-parser per command (each built by its ``_add_COMMAND``)."""
     parser = _Parser(
         prog="synthgen",
         description="Synthetic rows for the rare class of a table, scored and gated before release.",
@@ -134,13 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    for add in _PARSERS:
+        add(sub)
+    return parser
 
+
+def _add_inspect(sub: Any) -> None:
+    """The `inspect` command's arguments."""
     p = sub.add_parser("inspect", help="show the detected column kinds and the class balance")
     p.add_argument("data", help="CSV or Parquet file (by suffix)")
     p.add_argument("--target", required=True, help="the label column")
     p.add_argument("--column-kind", action="append", default=[], metavar="COL=KIND", help="override a detected kind")
     p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
     p.add_argument("--json", action="store_true", help="print the schema as JSON (editable, usable with fit --schema)")
+
+
+def _add_fit(sub: Any) -> None:
+    """The `fit` command's arguments."""
+    from .models import generator_names
 
     p = sub.add_parser("fit", help="fit a generator on the rare-class rows of the train split and save it")
     p.add_argument("data", help="CSV or Parquet file (by suffix)")
@@ -158,23 +180,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
     _track_args(p)
 
+
+def _add_generate(sub: Any) -> None:
+    """The `generate` command's arguments."""
     p = sub.add_parser("generate", help="stream N synthetic rows from a saved model to CSV or Parquet",
                        description="Writes OUT and, beside it, OUT.manifest.json (its lineage: OUT's sha256, the "
                                    "model's manifest sha256, seed, n, chunk size; see `synthgen lineage`); both "
                                    "or neither.")
     p.add_argument("model", help="model folder written by `synthgen fit`")
     p.add_argument("-n", required=True, type=_int, help="number of rows")
-    p.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
+    p.add_argument("--out", required=True,
+                   help="output file (.csv, .csv.gz or .parquet), or a folder (a name without suffix): a Parquet "
+                        "dataset, one part-NNNNN.parquet per block")
     p.add_argument("--seed", type=_int, default=None, help="sampling seed (default: the model's seed)")
     p.add_argument("--label", default=None, help="which rare class, when several were fitted")
     p.add_argument("--chunk-size", type=_int, default=100_000, help="rows per written chunk (default 100000)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file and its manifest")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _engine_args(p)
     p.add_argument("--trust-pickle", action="store_true",
                    help="load a model whose payload is a pickle (older CTGAN/TVAE folders, SDV's copula): "
                         "unpickling runs code from the folder, so only for a folder you trust; hashes are still checked")
     _track_args(p)
 
+
+def _add_evaluate(sub: Any) -> None:
+    """The `evaluate` command's arguments."""
     p = sub.add_parser("evaluate", help="score synthetic rows: realism, utility, leakage risk, fairness",
                        description="Either MODEL_DIR --data DATA (rebuilds the model's recorded train/holdout split; "
                                    "DATA must be the fitted table) or --train FILE --holdout FILE --target COL.")
@@ -197,12 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing scorecard")
     _track_args(p)
 
+
+def _add_gate(sub: Any) -> None:
+    """The `gate` command's arguments."""
     p = sub.add_parser("gate", help="PASS/FAIL a scorecard by a versioned policy (exit 0 pass, 1 fail)")
     p.add_argument("scorecard", help="scorecard JSON written by `synthgen evaluate`")
     p.add_argument("--policy", help="policy TOML (default: the packaged policy, synthgen/policies/default.toml; evaluation/policies/default.toml links to it)")
     p.add_argument("--out", help="verdict JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing verdict")
     _track_args(p)
+
+
+def _add_compare(sub: Any) -> None:
+    """The `compare` command's arguments."""
+    from .models import generator_names
 
     p = sub.add_parser("compare", help="fit, score and gate several generators on one split; HTML/JSON/Markdown report",
                        description="Exit status: 0 when at least one generator passes the gate, 1 when none does "
@@ -233,8 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _engine_args(p)
     _track_args(p)
 
+
+def _add_selftest(sub: Any) -> None:
+    """The `selftest` command's arguments."""
     p = sub.add_parser("selftest", help="does my policy catch what it should, on my table? (planted sets)",
                        description="Builds planted sets from DATA (train copies, near-copies, holdout rows mixed in, "
                                    "a protected minority removed, uniform noise, label-shuffled rows) and a reference "
@@ -255,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
+
+def _add_report(sub: Any) -> None:
+    """The `report` command's arguments."""
     p = sub.add_parser("report", help="render scorecards (JSON) side by side as one HTML report")
     p.add_argument("scorecards", nargs="+", metavar="SCORECARD.json")
     p.add_argument("--out", required=True, metavar="FILE.html")
@@ -264,10 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", default=None, metavar="FILE.md", help="also write the Markdown report")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
+
+def _add_demo(sub: Any) -> None:
+    """The `demo` command's arguments."""
     p = sub.add_parser("demo", help="compare the default generators on the bundled fraud table")
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo; replaced)")
     p.add_argument("--seed", type=_int, default=0)
 
+
+def _add_drift(sub: Any) -> None:
+    """The `drift` command's arguments."""
     p = sub.add_parser("drift", help="PSI drift of CURRENT against a table or a model's stored profile "
                                      "(exit 0 none significant, 1 significant)",
                        description="PSI per column over all rows and over the rare rows, the change in the rare-class "
@@ -285,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write an HTML page with each column's reference vs current histogram")
     p.add_argument("--force", action="store_true", help="overwrite existing --out/--html files")
 
+
+def _add_lineage(sub: Any) -> None:
+    """The `lineage` command's arguments."""
     p = sub.add_parser("lineage", help="where a synthetic file came from: file -> model -> training data -> parents",
                        description="Follows FILE.manifest.json (written beside FILE by `synthgen generate`) back to "
                                    "the model folder, the model's training data and any parent models, checking the "
@@ -296,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a synthetic file written by `synthgen generate` (or its .manifest.json)")
     p.add_argument("--json", action="store_true", help="print the chain as JSON")
 
+
+def _add_audit(sub: Any) -> None:
+    """The `audit` command's arguments."""
     p = sub.add_parser("audit", help="check or list the audit log every command appends to",
                        description="Every synthgen command (but this one, --help and --version) appends one "
                                    "hash-chained JSON line to $SYNTHGEN_AUDIT_LOG (default "
@@ -310,7 +368,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only commands started at or after this time (e.g. 2025-05-01 or 2025-05-01T09:30Z; UTC "
                         "when no zone is given)")
     a.add_argument("--json", action="store_true", help="one JSON entry per line, as stored")
-    return parser
+
+
+def _add_refresh(sub: Any) -> None:
+    """The `refresh` command's arguments."""
+    p = sub.add_parser("refresh", help="on significant drift of NEW data, refit the model on it, generate, evaluate "
+                                       "and gate (exit 0 nothing to do or PASS, 1 FAIL)",
+                       description="Drift of --data against MODEL_DIR's stored profile (the policy's [drift] "
+                                   "thresholds). On significant drift, or with --always, the same generator with the "
+                                   "same parameters, column kinds, dropped columns and split rule is refitted on "
+                                   "--data and saved to --out (its manifest records `parent`, the old manifest's "
+                                   "sha256, and the drift summary; --out/refresh/ holds drift.json, scorecard.json "
+                                   "and verdict.json); -n rows go to --synthetic-out with their lineage manifest; "
+                                   "everything is written together or nothing is. Exit status: 0 for no drift "
+                                   "(nothing written) or a refresh that PASSes; 1 for a refresh that FAILs (written, "
+                                   "marked failed: release.verdict FAIL in the lineage manifest) or on data errors; "
+                                   "2 on usage errors.")
+    p.add_argument("model", help="model folder written by `synthgen fit` (or by an earlier refresh)")
+    p.add_argument("--data", required=True, help="the new table (CSV/Parquet), same columns as the model's")
+    p.add_argument("--out", required=True, help="new model folder to write (never the model being refreshed)")
+    p.add_argument("--synthetic-out", required=True, metavar="FILE",
+                   help="synthetic rows of the refreshed model (.csv, .csv.gz or .parquet), with FILE.manifest.json")
+    p.add_argument("-n", required=True, type=_int, help="number of synthetic rows")
+    p.add_argument("--policy", default=None, metavar="FILE",
+                   help="policy TOML: its [drift] thresholds and its gate rules (default: the packaged policy)")
+    p.add_argument("--always", action="store_true", help="refresh even without significant drift")
+    p.add_argument("--protected", action="append", default=[], metavar="COL", help="protected column (repeatable)")
+    p.add_argument("--seed", type=_int, default=0, help="seed for every random step of the scoring (default 0)")
+    _utility_args(p)
+    p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _track_args(p)
+
+
+_PARSERS = (_add_inspect, _add_fit, _add_generate, _add_evaluate, _add_gate, _add_compare, _add_selftest, _add_report, _add_demo, _add_drift,
+            _add_refresh, _add_lineage, _add_audit)
 
 
 def _since(text: str):
@@ -434,6 +526,10 @@ def _dispatch(args: argparse.Namespace) -> tuple[int, str | None]:
     except KeyboardInterrupt:
         print(f"synthgen {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130, "interrupted"
+    except BrokenPipeError:  # the reader of stdout went away (`synthgen lineage FILE | head`): not an error of ours
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        return 141, "stdout closed by its reader"
     except Exception as exc:  # a bug: still one line, the traceback with --debug
         if args.debug:
             raise
@@ -455,6 +551,7 @@ _AUDIT_PATHS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "demo": ((), ("out",)),
     "lineage": (("file",), ()),
     "drift": (("reference", "current", "policy"), ("out", "html")),
+    "refresh": (("model", "data", "policy"), ("out", "synthetic_out")),
 }
 # Commands whose exit status 0/1 is a PASS/FAIL verdict (evaluate: when given a policy).
 _VERDICT_COMMANDS = {"gate", "compare", "selftest", "drift"}  # drift: PASS = no significant drift
@@ -488,6 +585,8 @@ def _track_request(args: argparse.Namespace):
 
 
 def _verdict(args: argparse.Namespace, code: int, error: str | None) -> str | None:
+    if args.command == "refresh":  # no drift (nothing to do) has no verdict; a refresh its gate's
+        return getattr(args, "verdict_", None) if error is None else None
     gated = args.command in _VERDICT_COMMANDS or (args.command == "evaluate" and getattr(args, "policy", None))
     if not gated or error is not None or code not in (0, 1):
         return None
@@ -511,6 +610,7 @@ def _kinds(args: argparse.Namespace) -> dict[str, str]:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .io import read_table
     from .models.base import target_counts
+    from .relations import detect as detect_relations
     from .schema import Schema
 
     df = read_table(args.data)
@@ -528,6 +628,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if spec.categories is not None:
             detail += f"; {len(spec.categories)} categories"
         print(f"{spec.name:<24} {spec.kind.value:<12} {spec.dtype:<8} {spec.missing_rate:>8.2%}  {detail}")
+    found = detect_relations(df, schema)
+    print("relations that hold in every row:" if found else "relations that hold in every row: none found")
+    for rel in found:
+        print(f"  {rel.text()}")
     return 0
 
 
@@ -552,7 +656,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             pass
     result = generate_file(args.model, args.n, args.out, seed=args.seed, chunk_size=args.chunk_size, label=label,
-                           force=args.force, progress=not args.no_progress, trust_pickle=args.trust_pickle)
+                           force=args.force, progress=not args.no_progress, trust_pickle=args.trust_pickle,
+                           engine=args.engine, workers=args.workers, ray_address=args.ray_address)
     print(f"wrote {result.rows:,} rows to {result.path} in {result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)")
     return 0
 
@@ -598,7 +703,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          seeds=args.seeds, policy=args.policy, holdout=args.holdout, params=params,
                          out=Path(args.out), progress=progress, force=args.force, column_kinds=_kinds(args),
                          drop=args.drop, utility_models=args.utility_models, utility_repeats=args.utility_repeats,
-                         sensitive=args.sensitive)
+                         sensitive=args.sensitive, engine=args.engine, workers=args.workers,
+                         ray_address=args.ray_address)
     best = result.best
     print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
     amounts = result.data.get("amounts")
@@ -661,6 +767,19 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return 1 if report["drift"] else 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from .refresh import refresh_model
+
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = refresh_model(args.model, args.data, args.out, args.synthetic_out, args.n, policy=args.policy,
+                           always=args.always, force=args.force, protected=args.protected or None, seed=args.seed,
+                           utility_models=args.utility_models, utility_repeats=args.utility_repeats,
+                           sensitive=args.sensitive, progress=progress)
+    args.verdict_ = None if result.verdict is None else result.status
+    print(result.summary())
+    return result.exit_status
+
+
 def cmd_lineage(args: argparse.Namespace) -> int:
     from .lineage import chain, format_chain
 
@@ -710,6 +829,7 @@ _COMMANDS = {
     "report": cmd_report,
     "demo": cmd_demo,
     "drift": cmd_drift,
+    "refresh": cmd_refresh,
     "lineage": cmd_lineage,
     "audit": cmd_audit,
 }

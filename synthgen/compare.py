@@ -42,6 +42,7 @@ half-written report.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
@@ -53,7 +54,8 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .evaluation import Scorecard, evaluate
+from .engine import make_engine
+from .evaluation import Scorecard, evaluate, registry
 from .evaluation.utility import ALTERNATIVE_WORDS, check_repeats, resolve_models
 from .exceptions import OutputExistsError, ParameterError, SynthgenError, UsageError, one_line
 from .gate import load_policy
@@ -465,6 +467,9 @@ def run_compare(
     utility_models: list[str] | None = None,
     utility_repeats: int = 3,
     sensitive: list[str] | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> CompareResult:
     """Fit, sample, evaluate and gate every generator on one split; write index.html, compare.json,
     compare.md, scorecards/<gen>-seed<k>.json and verdicts/<gen>-seed<k>.json into ``out``.
@@ -477,10 +482,78 @@ def run_compare(
     docstring).
     ``out`` is replaced as a whole (``force=True``) or must not exist. ``progress`` receives one line per
     generator and stage (``None`` for silence). ``title`` names the report (default: "synthgen compare:
-    <target>").
+    <target>"). ``engine`` 'ray' runs each generator x seed as a Ray task (``synthgen/engine.py``; one
+    progress line per finished run): the results equal the local engine's, apart from timings.
     """
 
-    def _int(v: Any) -> Any:  # numpy integers are fine; bools and floats are refused by _check_inputs
+    seeds, n, counts_asked = _asked_counts(seeds, n)
+    multiples = _check_amounts(amounts, counts_asked, n)
+    _check_inputs(df, target, generators, n, protected, seeds, params)
+    utility_opts = {"utility_models": [m.name for m in resolve_models(utility_models)],
+                    "utility_repeats": check_repeats(utility_repeats), "sensitive": list(sensitive or [])}
+    df = drop_columns(df, drop, target)
+    for col in protected or []:
+        if col not in df.columns:
+            raise UsageError(f"--protected: column '{col}' is dropped")
+    for col in sensitive or []:
+        if col not in df.columns:
+            raise UsageError(f"--sensitive: column '{col}' is not in the table")
+    out = Path(out)
+    if out.exists() and not force:
+        raise OutputExistsError(f"output '{out}' exists; pass --force to overwrite it")
+    gate_policy = load_policy(policy)  # a malformed policy fails before the (long) fits
+    decided = decide_schema(df, target, column_kinds)  # kinds once, on the whole table; column errors now
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    job = _set_up(df, target, holdout, seeds, decided, n, multiples, counts_asked, progress)
+    job.params = {g: dict((params or {}).get(g) or {}) for g in generators}
+    job.protected, job.utility_opts, job.gate_policy = list(protected or []), utility_opts, gate_policy
+    total = len(generators) * len(seeds)
+    pairs = [(g, s) for g in generators for s in seeds]
+    with make_engine(engine, workers=workers, address=ray_address) as runner, atomic_dir(out, force=force) as tmp:
+        (tmp / "scorecards").mkdir()
+        (tmp / "verdicts").mkdir()
+        if runner.name == "local":
+            for i, (gen_name, seed) in enumerate(pairs, start=1):
+                _run_one(job, gen_name, seed, f"[{i}/{total}] {gen_name} (seed {seed})", tmp)
+        else:
+            _run_on(runner, job, pairs, tmp)
+        settings = _settings_section(job, generators, seeds, n, multiples, holdout, drop, decided)
+        data = _document(job, df, title, generators, seeds, multiples is not None, settings, started)
+        result = CompareResult(data=data, out=out, scorecards=job.scorecards, verdicts=job.verdicts)
+        job.say("writing compare.json, compare.md and index.html")
+        _write_reports(result, tmp)
+    result.out = out
+    return result
+
+
+def _document(job: _Job, df: pd.DataFrame, title: str | None, generators: Sequence[str], seeds: list[int],
+              multiples: bool, settings: dict, started: float) -> dict:
+    """compare.json (timings included): the leaderboard, the best generator, the amounts and every run."""
+    leaderboard = _leaderboard(generators, seeds, job.runs, job.scorecards, job.verdicts, job.timings)
+    best = _best(leaderboard)
+    amount_data = _amounts_section(generators, seeds, job.plan, job.scored, multiples) if job.plan else None
+    job.timings["total_s"] = round(time.perf_counter() - started, 4)
+    return {
+        "compare_version": COMPARE_VERSION,
+        "title": title or f"synthgen compare: {job.target}",
+        "synthgen_version": synthgen_version(),
+        "data": _data_section(df, job),
+        "settings": settings,
+        "split": {k: v for k, v in job.record.items() if k != "holdout_positions"},
+        "best": best,
+        "leaderboard": leaderboard,
+        **({"amounts": amount_data} if amount_data is not None else {}),
+        "runs": job.runs,
+        "timings": job.timings,
+    }
+
+
+def _asked_counts(seeds: Sequence[Any], n: Any) -> tuple[list, Any, list | None]:
+    """Seeds and ``n`` with numpy integers made ints (bools and floats are refused by _check_inputs later); a
+    list ``n`` of several counts becomes ``counts_asked`` (and ``n`` None), a list of one becomes ``n``."""
+
+    def _int(v: Any) -> Any:
         return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
 
     seeds = [_int(s) for s in seeds]
@@ -493,34 +566,47 @@ def run_compare(
         counts_asked = None if len(counts_asked) == 1 else counts_asked
     else:
         n = None if n is None else _int(n)
-    multiples = _check_amounts(amounts, counts_asked, n)
-    _check_inputs(df, target, generators, n, protected, seeds, params)
-    utility_opts = {"utility_models": [m.name for m in resolve_models(utility_models)],
-                    "utility_repeats": check_repeats(utility_repeats), "sensitive": list(sensitive or [])}
-    df = drop_columns(df, drop, target)
-    for col in protected or []:
-        if col not in df.columns:
-            raise UsageError(f"--protected: column '{col}' is dropped")
-    for col in sensitive or []:
-        if col not in df.columns:
-            raise UsageError(f"--sensitive: column '{col}' is not in the table")
-    params = {g: dict((params or {}).get(g) or {}) for g in generators}
-    protected = list(protected or [])
+    return seeds, n, counts_asked
+
+
+@dataclass
+class _Job:
+    """One comparison, set up: the split and what every generator x seed run needs, and what the runs collect."""
+
+    target: str
+    train: pd.DataFrame
+    hold: pd.DataFrame
+    record: dict
+    schema: Any
+    counts: pd.Series  # train rows per class
+    rare_train: int
+    n_rows: int  # synthetic rows of the main amount
+    plan: list[dict]
+    say: Callable[[str], None]
+    params: dict[str, dict] = field(default_factory=dict)
+    protected: list[str] = field(default_factory=list)
+    utility_opts: dict = field(default_factory=dict)
+    gate_policy: Any = None
+    runs: list[dict] = field(default_factory=list)
+    timings: dict[str, Any] = field(default_factory=lambda: {"unit": "seconds", "runs": {}})
+    scorecards: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, Any] = field(default_factory=dict)
+    scored: dict[tuple, dict] = field(default_factory=dict)  # (generator, seed, rows) -> outcome (with amounts)
+
+    def evaluate(self, synthetic: pd.DataFrame, seed: int) -> Any:
+        """Score synthetic rows against the real holdout, as every run of this comparison does."""
+        return evaluate(self.train, self.hold, synthetic, target=self.target, protected=self.protected or None,
+                        random_state=seed, schema=self.schema, **self.utility_opts)
+
+
+def _set_up(df: pd.DataFrame, target: str, holdout: float, seeds: list[int], decided: Any, n: int | None,
+            multiples: list[float] | None, counts_asked: list[int] | None,
+            progress: Callable[[str], None] | None) -> _Job:
+    """The one split (seeded with the first seed), the train schema and the amounts to try."""
     say = progress or (lambda _line: None)
-    out = Path(out)
-    if out.exists() and not force:
-
-        raise OutputExistsError(f"output '{out}' exists; pass --force to overwrite it")
-    gate_policy = load_policy(policy)  # a malformed policy fails before the (long) fits
-    decided = decide_schema(df, target, column_kinds)  # kinds once, on the whole table; column errors now
-    out.parent.mkdir(parents=True, exist_ok=True)
-
-    started = time.perf_counter()
-    split_seed = seeds[0]
-    train, hold, record = split_table(df, target, holdout, split_seed)
+    train, hold, record = split_table(df, target, holdout, seeds[0])
     schema = train_schema(train, decided)
     counts = train[target].value_counts(dropna=True)
-    majority = counts.idxmax()
     rare_train = int(counts.sum() - counts.max())
     n_rows = int(n) if n is not None else rare_train
     if rare_train < 1 or n_rows < 1:
@@ -531,120 +617,122 @@ def run_compare(
         for a in plan:
             if a["rare_majority"]:
                 say(f"warning: {_majority_warning(a)}")
+    return _Job(target, train, hold, record, schema, counts, rare_train, n_rows, plan, say)
 
-    runs: list[dict] = []
-    timings: dict[str, Any] = {"unit": "seconds", "runs": {}}
-    scorecards: dict[str, Any] = {}
-    verdicts: dict[str, Any] = {}
-    total = len(generators) * len(seeds)
-    scored: dict[tuple, dict] = {}  # (generator, seed, rows) -> the amount's outcome (with amounts only)
-    i = 0
-    with atomic_dir(out, force=force) as tmp:
-        (tmp / "scorecards").mkdir()
-        (tmp / "verdicts").mkdir()
-        for gen_name in generators:
-            for seed in seeds:
-                i += 1
-                run_id = f"{gen_name}-seed{seed}"
-                tag = f"[{i}/{total}] {gen_name} (seed {seed})"
-                run: dict[str, Any] = {"id": run_id, "generator": gen_name, "seed": seed, "status": "ok",
-                                       "failed_stage": None, "error": None, "scorecard": None, "verdict": None,
-                                       "quality_score": None, "gate": None}
-                t: dict[str, float | None] = {s: None for s in STAGES}
 
-                def step(name: str, message: str, work: Callable[[], Any]) -> Any:
-                    say(f"{tag}: {message}")
-                    t0 = time.perf_counter()
-                    out = work()
-                    t[name] = time.perf_counter() - t0
-                    return out
+def _run_one(job: _Job, gen_name: str, seed: int, tag: str, tmp: Path) -> None:
+    """One generator x seed: fit, sample, evaluate and gate the main amount (then each other amount with the
+    same fitted generator); a failure is recorded with its stage and does not stop the others."""
+    run_id = f"{gen_name}-seed{seed}"
+    run: dict[str, Any] = {"id": run_id, "generator": gen_name, "seed": seed, "status": "ok",
+                           "failed_stage": None, "error": None, "scorecard": None, "verdict": None,
+                           "quality_score": None, "gate": None}
+    t: dict[str, float | None] = {s: None for s in STAGES}
 
-                gen = None
-                main_txt = f" (amount {plan[0]['label']}, the main one)" if plan else ""
-                try:
-                    gen = step("fit", f"fit on {rare_train:,} rare rows of {len(train):,} train rows",
-                               lambda: make_generator(gen_name, **params[gen_name], random_state=seed)
-                               .fit(train, target=target, schema=schema))
-                    synthetic = step("sample", f"sample {n_rows:,} rows{main_txt}", lambda: gen.sample(n_rows))
-                    card = step("evaluate", "evaluate against the real holdout",
-                                lambda: evaluate(train, hold, synthetic, target=target, protected=protected or None,
-                                                 random_state=seed, schema=schema, **utility_opts))
-                    verdict = step("gate", f"gate with policy '{gate_policy.name or gate_policy.path}'",
-                                   lambda: gate_policy.check(card))
-                except Exception as exc:  # noqa: BLE001 - a failing generator must not stop the others
-                    stage = next(s for s in STAGES if t[s] is None)  # the first stage that did not finish
-                    run.update(status="failed", failed_stage=stage, error=_one_line(exc))
-                    say(f"{tag}: FAILED at {stage}: {run['error']}")
-                else:
-                    card.save(tmp / "scorecards" / f"{run_id}.json")
-                    verdict.save(tmp / "verdicts" / f"{run_id}.json")
-                    scorecards[run_id] = card
-                    verdicts[run_id] = verdict
-                    run.update(scorecard=f"scorecards/{run_id}.json", verdict=f"verdicts/{run_id}.json",
-                               quality_score=_round(_num(card.quality_score)),
-                               gate="PASS" if verdict.passed else "FAIL")
-                    say(f"{tag}: quality {card.quality_score:.1f}, gate {run['gate']} "
-                        f"(fit {t['fit']:.1f} s, sample {t['sample']:.1f} s, evaluate {t['evaluate']:.1f} s)")
-                runs.append(run)
-                timings["runs"][run_id] = {f"{k}_s": (None if v is None else round(v, 4)) for k, v in t.items()}
-                if plan:
-                    main = plan[0]
-                    scored[(gen_name, seed, main["rows"])] = (
-                        {"status": "ok", "card": scorecards[run_id], "verdict": verdicts[run_id],
-                         "scorecard": run["scorecard"]} if run["status"] == "ok" else
-                        {"status": "failed", "error": run["error"], "stage": run["failed_stage"]})
-                    for a in plan[1:]:
-                        scored[(gen_name, seed, a["rows"])] = _score_amount(
-                            gen, a, seed, tag, run_id, tmp, say, timings,
-                            lambda synthetic: evaluate(train, hold, synthetic, target=target,
-                                                       protected=protected or None, random_state=seed,
-                                                       schema=schema, **utility_opts),
-                            gate_policy)
+    def step(name: str, message: str, work: Callable[[], Any]) -> Any:
+        job.say(f"{tag}: {message}")
+        t0 = time.perf_counter()
+        out = work()
+        t[name] = time.perf_counter() - t0
+        return out
 
-        leaderboard = _leaderboard(generators, seeds, runs, scorecards, verdicts, timings)
-        best = _best(leaderboard)
-        amount_data = _amounts_section(generators, seeds, plan, scored, multiples is not None) if plan else None
-        timings["total_s"] = round(time.perf_counter() - started, 4)
-        data = {
-            "compare_version": COMPARE_VERSION,
-            "title": title or f"synthgen compare: {target}",
-            "synthgen_version": synthgen_version(),
-            "data": {
-                "rows": int(len(df)),
-                "columns": [str(c) for c in df.columns],
-                "sha256": sha256_frame(df),
-                "target": target,
-                "majority_class": _py(majority),
-                "class_counts_train": {str(_py(k)): int(v) for k, v in counts.sort_index().items()},
-                "rare_rows_train": rare_train,
-            },
-            "settings": {
-                "generators": list(generators),
-                "params": params,
-                "n": n_rows,
-                "n_default": n is None and not plan,
-                "amounts": None if not plan else [a["amount"] for a in plan],
-                "amounts_unit": None if not plan else ("multiple" if multiples is not None else "rows"),
-                "seeds": seeds,
-                "holdout": float(holdout),
-                "protected": protected,
-                "dropped_columns": list(drop or []),
-                "column_kinds": {c.name: c.kind.value for c in decided.columns if c.name != target},
-                "policy": {"path": gate_policy.path, "sha256": gate_policy.sha256,
-                           "name": gate_policy.name, "version": gate_policy.version},
-            },
-            "split": {k: v for k, v in record.items() if k != "holdout_positions"},
-            "best": best,
-            "leaderboard": leaderboard,
-            **({"amounts": amount_data} if amount_data is not None else {}),
-            "runs": runs,
-            "timings": timings,
-        }
-        result = CompareResult(data=data, out=out, scorecards=scorecards, verdicts=verdicts)
-        say("writing compare.json, compare.md and index.html")
-        _write_reports(result, tmp)
-    result.out = out
-    return result
+    gen = None
+    main_txt = f" (amount {job.plan[0]['label']}, the main one)" if job.plan else ""
+    policy = job.gate_policy
+    try:
+        gen = step("fit", f"fit on {job.rare_train:,} rare rows of {len(job.train):,} train rows",
+                   lambda: make_generator(gen_name, **job.params[gen_name], random_state=seed)
+                   .fit(job.train, target=job.target, schema=job.schema))
+        synthetic = step("sample", f"sample {job.n_rows:,} rows{main_txt}", lambda: gen.sample(job.n_rows))
+        card = step("evaluate", "evaluate against the real holdout", lambda: job.evaluate(synthetic, seed))
+        verdict = step("gate", f"gate with policy '{policy.name or policy.path}'", lambda: policy.check(card))
+    except Exception as exc:  # noqa: BLE001 - a failing generator must not stop the others
+        stage = next(s for s in STAGES if t[s] is None)  # the first stage that did not finish
+        run.update(status="failed", failed_stage=stage, error=_one_line(exc))
+        job.say(f"{tag}: FAILED at {stage}: {run['error']}")
+    else:
+        card.save(tmp / "scorecards" / f"{run_id}.json")
+        verdict.save(tmp / "verdicts" / f"{run_id}.json")
+        job.scorecards[run_id] = card
+        job.verdicts[run_id] = verdict
+        run.update(scorecard=f"scorecards/{run_id}.json", verdict=f"verdicts/{run_id}.json",
+                   quality_score=_round(_num(card.quality_score)), gate="PASS" if verdict.passed else "FAIL")
+        job.say(f"{tag}: quality {card.quality_score:.1f}, gate {run['gate']} "
+                f"(fit {t['fit']:.1f} s, sample {t['sample']:.1f} s, evaluate {t['evaluate']:.1f} s)")
+    job.runs.append(run)
+    job.timings["runs"][run_id] = {f"{k}_s": (None if v is None else round(v, 4)) for k, v in t.items()}
+    if job.plan:
+        job.scored[(gen_name, seed, job.plan[0]["rows"])] = (
+            {"status": "ok", "card": job.scorecards[run_id], "verdict": job.verdicts[run_id],
+             "scorecard": run["scorecard"]} if run["status"] == "ok" else
+            {"status": "failed", "error": run["error"], "stage": run["failed_stage"]})
+        for a in job.plan[1:]:
+            job.scored[(gen_name, seed, a["rows"])] = _score_amount(
+                gen, a, seed, tag, run_id, tmp, job.say, job.timings,
+                lambda synthetic: job.evaluate(synthetic, seed), policy)
+
+
+def _run_task(job: _Job, item: tuple[str, int, str, str]) -> dict:
+    """One generator x seed on an engine worker: ``_run_one`` on the worker's copy of the job (its files go
+    into the shared temporary folder); what it collected goes back to the driver (``_run_on``)."""
+    gen_name, seed, tag, tmp = item
+    _run_one(job, gen_name, seed, tag, Path(tmp))
+    return {"runs": job.runs, "timings": job.timings, "scorecards": job.scorecards, "verdicts": job.verdicts,
+            "scored": job.scored}
+
+
+def _run_on(runner: Any, job: _Job, pairs: list[tuple[str, int]], tmp: Path) -> None:
+    """Every generator x seed as an engine task, merged in the local engine's order: the same runs, scorecards
+    and verdicts as ``_run_one`` one after another (only the timings differ)."""
+    total = len(pairs)
+    blank = dataclasses.replace(job, say=lambda _line: None, runs=[], scorecards={}, verdicts={}, scored={},
+                                timings={"unit": "seconds", "runs": {}})
+    items = [(g, s, f"[{i}/{total}] {g} (seed {s})", str(tmp)) for i, (g, s) in enumerate(pairs, start=1)]
+    job.say(f"running {total} generator x seed runs on {runner.name}")
+    for (gen_name, seed, tag, _), got in zip(items, runner.map(_run_task, items, shared=blank)):
+        job.runs.extend(got["runs"])
+        job.scorecards.update(got["scorecards"])
+        job.verdicts.update(got["verdicts"])
+        job.scored.update(got["scored"])
+        job.timings["runs"].update(got["timings"]["runs"])
+        for run_id, amounts in (got["timings"].get("amounts") or {}).items():
+            job.timings.setdefault("amounts", {})[run_id] = amounts
+        run = got["runs"][-1]
+        job.say(f"{tag}: " + (f"quality {run['quality_score']:.1f}, gate {run['gate']}" if run["status"] == "ok"
+                              else f"FAILED at {run['failed_stage']}: {run['error']}"))
+
+
+def _data_section(df: pd.DataFrame, job: _Job) -> dict:
+    """compare.json's "data": the table's size, columns and sha256, the target and the train class counts."""
+    return {
+        "rows": int(len(df)),
+        "columns": [str(c) for c in df.columns],
+        "sha256": sha256_frame(df),
+        "target": job.target,
+        "majority_class": _py(job.counts.idxmax()),
+        "class_counts_train": {str(_py(k)): int(v) for k, v in job.counts.sort_index().items()},
+        "rare_rows_train": job.rare_train,
+    }
+
+
+def _settings_section(job: _Job, generators: Sequence[str], seeds: list[int], n: int | None,
+                      multiples: list[float] | None, holdout: float, drop: list[str] | None, decided: Any) -> dict:
+    """compare.json's "settings": everything that, with the data, fixes the comparison's result."""
+    plan, policy = job.plan, job.gate_policy
+    return {
+        "generators": list(generators),
+        "params": job.params,
+        "n": job.n_rows,
+        "n_default": n is None and not plan,
+        "amounts": None if not plan else [a["amount"] for a in plan],
+        "amounts_unit": None if not plan else ("multiple" if multiples is not None else "rows"),
+        "seeds": seeds,
+        "holdout": float(holdout),
+        "protected": job.protected,
+        "dropped_columns": list(drop or []),
+        "column_kinds": {c.name: c.kind.value for c in decided.columns if c.name != job.target},
+        "policy": {"path": policy.path, "sha256": policy.sha256, "name": policy.name, "version": policy.version},
+    }
 
 
 def _write_reports(result: CompareResult, folder: Path) -> None:
@@ -663,7 +751,7 @@ def _leaderboard(generators: Sequence[str], seeds: Sequence[int], runs: list[dic
         ok = [r for r in mine if r["status"] == "ok"]
         cards = [scorecards[r["id"]] for r in ok]
         verd = [verdicts[r["id"]] for r in ok if r["id"] in verdicts]
-        sub_names = ("realism", "utility", "privacy", "fairness")
+        sub_names = [s.name for s in registry.SUBSCORES]
         metric_names: list[str] = []
         for c in cards:
             metric_names += [m for m in c.metrics if m not in metric_names]

@@ -23,11 +23,14 @@ from .evaluation.utility import check_repeats, resolve_models
 from .exceptions import (DataError, IntegrityError, NotEnoughRowsError, ParameterError, SynthgenError, UsageError,
                          one_line)
 from .gate import load_policy
-from .io import TableWriter, atomic_paths, check_output, read_table, sha256_file
+from .engine import make_engine
+from .io import (TableWriter, atomic_paths, check_output, is_dataset_folder, read_table, sha256_file,
+                 sha256_path)
 from .models import make_generator
 from .models.base import BaseGenerator, positive_int, resolve_seed, target_counts
 from .schema import Schema, _py
 from .store import load, read_manifest
+from .versions import library_versions
 
 __all__ = [
     "split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "evaluate_files", "gate_file",
@@ -68,27 +71,11 @@ def train_schema(train: pd.DataFrame, decided: Schema) -> Schema:
 def split_table(
     df: pd.DataFrame, target: str, holdout: float = 0.3, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Stratified, seeded train/holdout split; the record lets evaluation rebuild the same holdout."""
-    from sklearn.model_selection import train_test_split
-
+    """Stratified, seeded train/holdout split; the record (the rule and the sha256 of the holdout
+    positions) lets evaluation re-derive the same holdout from the same table (``rebuild_split``)."""
     if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
         raise ParameterError(f"--holdout: expected a fraction in [0, 1), got {holdout!r}")
-    positions = np.arange(len(df))
-    if holdout == 0:
-        hold = np.array([], dtype=np.int64)
-    else:
-        counts = df[target].value_counts()
-        if counts.min() < 2:
-            label = counts.idxmin()
-            raise NotEnoughRowsError(
-                f"rare class {_py(label)!r} of target '{target}' has {int(counts.min())} row(s); "
-                "it needs at least 2 to appear in both train and holdout (or pass --holdout 0)"
-            )
-        try:
-            _, hold = train_test_split(positions, test_size=holdout, stratify=df[target].to_numpy(), random_state=seed)
-        except ValueError as exc:
-            raise DataError(f"cannot split '{target}' with --holdout {holdout}: {exc}") from None
-        hold = np.sort(hold)
+    hold = _holdout_positions(df, target, holdout, seed)
     mask = np.zeros(len(df), dtype=bool)
     mask[hold] = True
     record = {
@@ -97,10 +84,38 @@ def split_table(
         "stratified_by": target,
         "train_rows": int((~mask).sum()),
         "holdout_rows": int(mask.sum()),
-        "holdout_positions": hold.astype(int).tolist(),
-        "holdout_positions_sha256": hashlib.sha256(hold.astype(np.int64).tobytes()).hexdigest(),
+        # in memory only: a manifest keeps the rule (seed, fraction, stratified_by) and this sha256, never
+        # the positions (store.compact_split); rebuild_split re-derives them and checks the sha256
+        "holdout_positions": hold.astype(np.int64),
+        "holdout_positions_sha256": _positions_sha256(hold),
     }
     return df.iloc[np.flatnonzero(~mask)], df.iloc[hold], record
+
+
+def _holdout_positions(df: pd.DataFrame, target: str, holdout: float, seed: int) -> np.ndarray:
+    """The split rule: sorted holdout row positions of scikit-learn's stratified ``train_test_split``."""
+    from sklearn.model_selection import train_test_split
+
+    if holdout == 0:
+        return np.array([], dtype=np.int64)
+    counts = df[target].value_counts()
+    if counts.min() < 2:
+        label = counts.idxmin()
+        raise NotEnoughRowsError(
+            f"rare class {_py(label)!r} of target '{target}' has {int(counts.min())} row(s); "
+            "it needs at least 2 to appear in both train and holdout (or pass --holdout 0)"
+        )
+    try:
+        _, hold = train_test_split(np.arange(len(df)), test_size=holdout, stratify=df[target].to_numpy(),
+                                   random_state=seed)
+    except ValueError as exc:
+        raise DataError(f"cannot split '{target}' with --holdout {holdout}: {exc}") from None
+    return np.sort(hold).astype(np.int64)
+
+
+def _positions_sha256(hold: np.ndarray) -> str:
+    """sha256 of sorted holdout row positions as little-endian int64 bytes (the split's fingerprint)."""
+    return hashlib.sha256(np.asarray(hold, dtype="<i8").tobytes()).hexdigest()
 
 
 def fit_table(
@@ -185,45 +200,101 @@ def generate_file(
     force: bool = False,
     progress: bool = True,
     trust_pickle: bool = False,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> GenerateResult:
     """`synthgen generate`: stream n rows from a saved model to CSV/Parquet in bounded memory, atomically.
 
-    Beside ``out`` goes ``out.manifest.json`` (``synthgen/lineage.py``: out's sha256, the model's
-    manifest sha256, the seed used, n, chunk size); both are renamed into place together or neither.
+    ``out`` is a file (.csv, .csv.gz, .parquet), or a Parquet dataset folder (named without a suffix:
+    one ``part-NNNNN.parquet`` per block). Beside it goes ``out.manifest.json`` (``synthgen/lineage.py``:
+    out's sha256, the model's manifest sha256, the seed used, n, chunk size); both are renamed into
+    place together or neither. ``engine`` 'ray' samples the blocks as Ray tasks (``synthgen/engine.py``);
+    each block is seeded by its index, so the rows, and the bytes written, equal the local engine's.
     ``trust_pickle``: load a model folder whose payload is a pickle (written by an older synthgen, or
     SDV's copula); unpickling runs code from the folder, so only for a folder you trust."""
-    from tqdm.auto import tqdm
-
     n = positive_int(n, "n")
     chunk_size = positive_int(chunk_size, "chunk_size")
     out, side = Path(out), lineage.manifest_path(out)
+    folder = is_dataset_folder(out)
     for path in (out, side):
         check_output(path, force=force)
-        if path.is_dir():
-            raise UsageError(f"output '{path}' is a folder; name a file")
+    if folder and out.exists() and any(p.name != "_SUCCESS" and not p.name.startswith("part-") for p in out.iterdir()):
+        raise UsageError(f"output '{out}' is a folder that synthgen did not write; name a new folder or a file")
+    if side.is_dir():
+        raise UsageError(f"output '{side}' is a folder; name a file")
     gen = load(model, trust_pickle=trust_pickle)
     model_sha = lineage.model_manifest_sha256(model)
     used_seed = gen.seed_ if seed is None else resolve_seed(seed)  # the rows iter_sample(seed) gives
+    blocks = gen.sample_blocks(n, label, random_state=used_seed)
     start = time.perf_counter()
-    chunks = gen.iter_sample(n, label=label, chunk_size=chunk_size, random_state=used_seed)
     # the lineage manifest and the table are renamed into place together, the table last: never one alone
-    with atomic_paths(side, out, force=force) as (side_tmp, out_tmp):
-        with TableWriter(out, into=out_tmp) as writer, tqdm(
-            total=int(n), unit="rows", unit_scale=True, disable=not progress, file=sys.stderr, desc="generate"
-        ) as bar:
-            for chunk in chunks:
-                writer.write(chunk)
-                bar.update(len(chunk))
+    with make_engine(engine, workers=workers, address=ray_address) as runner, \
+            atomic_paths(side, out, force=force, folders=(out,) if folder else ()) as (side_tmp, out_tmp):
+        if folder:
+            rows, fmt = _write_parts(runner, gen, blocks, out_tmp, n, progress), "parquet-dataset"
+        else:
+            rows, fmt = _write_file(runner, gen, blocks, out, out_tmp, chunk_size, n, progress)
         record = lineage.generate_record(
-            file=out, file_sha256=sha256_file(out_tmp), file_bytes=out_tmp.stat().st_size, rows=writer.rows,
+            file=out, file_sha256=sha256_path(out_tmp), file_bytes=_bytes(out_tmp), rows=rows,
             model=model, model_manifest_sha256=model_sha, generator=gen.name, n=n, seed=used_seed,
-            seed_source="model" if seed is None else "given", chunk_size=chunk_size, label=label, fmt=writer.format)
+            seed_source="model" if seed is None else "given", chunk_size=chunk_size, label=label, fmt=fmt,
+            engine=engine)
         lineage.write_record(side_tmp, record, target=side)
-    return GenerateResult(out, writer.rows, time.perf_counter() - start)
+    return GenerateResult(out, rows, time.perf_counter() - start)
+
+
+def _bar(n: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=int(n), unit="rows", unit_scale=True, disable=not progress, file=sys.stderr, desc="generate")
+
+
+def _bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def sample_block(gen: BaseGenerator, spec: Any) -> pd.DataFrame:
+    """One block's rows (an engine task: module level, so Ray ships it by reference)."""
+    return gen.sample_block(spec)
+
+
+def write_part(gen: BaseGenerator, item: tuple[Any, str]) -> int:
+    """Write one block as ``part-NNNNN.parquet`` in the (temporary) dataset folder; its rows (an engine task)."""
+    spec, folder = item
+    frame = gen.sample_block(spec)
+    frame.to_parquet(Path(folder) / f"part-{spec.index:05d}.parquet", index=False)
+    return len(frame)
+
+
+def _write_file(runner: Any, gen: BaseGenerator, blocks: list, out: Path, out_tmp: Path, chunk_size: int, n: int,
+                progress: bool) -> tuple[int, str]:
+    """Blocks in order into one CSV/Parquet file, each cut into chunks of ``chunk_size`` rows (as iter_sample)."""
+    with TableWriter(out, into=out_tmp) as writer, _bar(n, progress) as bar:
+        for frame in runner.map(sample_block, blocks, shared=gen):
+            for lo in range(0, len(frame), chunk_size):
+                writer.write(frame.iloc[lo: lo + chunk_size])
+            bar.update(len(frame))
+    return writer.rows, writer.format
+
+
+def _write_parts(runner: Any, gen: BaseGenerator, blocks: list, folder: Path, n: int, progress: bool) -> int:
+    """Blocks as the part files of a Parquet dataset folder, written where each task runs."""
+    rows = 0
+    with _bar(n, progress) as bar:
+        for count in runner.map(write_part, [(spec, str(folder)) for spec in blocks], shared=gen):
+            rows += count
+            bar.update(count)
+    return rows
 
 
 def rebuild_split(model: str | Path, data: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The train and holdout rows a model was fitted with, from DATA; refuses a DATA that differs."""
+    """The train and holdout rows a model was fitted with, from DATA; refuses a DATA that differs.
+
+    The manifest records the split rule (seed, holdout fraction, stratified column) and the sha256 of
+    the holdout positions; the positions are re-derived from DATA by that rule and must match it.
+    Manifests written before that (``holdout_positions`` as a JSON list) are read as they are.
+    """
     manifest = read_manifest(model)
     recorded = manifest.get("training_data", {}).get("file_sha256")
     actual = sha256_file(data)
@@ -237,10 +308,40 @@ def rebuild_split(model: str | Path, data: str | Path) -> tuple[pd.DataFrame, pd
     df = read_table(data)
     split = manifest["split"]
     df = drop_columns(df, split.get("dropped_columns"), manifest.get("target"), source=f"data '{data}'")
-    hold = np.asarray(split["holdout_positions"], dtype=np.int64)
+    hold = _recorded_holdout(df, split, manifest, model)
     mask = np.zeros(len(df), dtype=bool)
     mask[hold] = True
     return df.iloc[np.flatnonzero(~mask)], df.iloc[hold], manifest
+
+
+def _recorded_holdout(df: pd.DataFrame, split: dict, manifest: dict, model: str | Path) -> np.ndarray:
+    """The holdout positions a manifest's split stands for: re-derived by its rule, or its JSON list
+    (older manifests); either way checked against the recorded sha256."""
+    expected = split.get("holdout_positions_sha256")
+    if "holdout_positions" in split:  # written before the split was stored as a rule
+        hold = np.asarray(split["holdout_positions"], dtype=np.int64)
+        if hold.size and (hold.min() < 0 or hold.max() >= len(df)):
+            raise IntegrityError(f"model '{model}': the recorded holdout positions do not fit the data's {len(df):,} rows")
+        if expected is not None and _positions_sha256(hold) != expected:
+            raise IntegrityError(f"model '{model}': manifest.json's holdout_positions differ from their recorded "
+                                 "sha256 (the manifest was changed)")
+        return hold
+    missing = [k for k in ("seed", "holdout_fraction", "holdout_positions_sha256") if k not in split]
+    if missing:
+        raise IntegrityError(f"model '{model}': its split record lacks {', '.join(missing)}; "
+                             "evaluate with --train/--holdout instead")
+    target = split.get("stratified_by") or manifest.get("target")
+    hold = _holdout_positions(df, target, split["holdout_fraction"], split["seed"])
+    if _positions_sha256(hold) != expected:
+        then = (manifest.get("library_versions") or {}).get("scikit-learn", "unknown")
+        now = library_versions(["scikit-learn"])["scikit-learn"]
+        raise IntegrityError(
+            f"model '{model}': the holdout re-derived from the data (seed {split['seed']}, fraction "
+            f"{split['holdout_fraction']}, stratified by '{target}') differs from the recorded one (sha256 "
+            f"{_positions_sha256(hold)[:12]}... vs {expected[:12]}...; scikit-learn {then} at fit, {now} now); "
+            "evaluate with --train/--holdout instead"
+        )
+    return hold
 
 
 def evaluate_files(

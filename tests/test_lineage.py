@@ -70,7 +70,8 @@ def test_generate_writes_the_manifest_beside_its_output(work):
                  "sha256": sha(work / "syn.csv")},
         "model": {"path": str((work / "model").resolve()), "manifest_sha256": sha(work / "model" / "manifest.json"),
                   "generator": "smote"},
-        "generation": {"n": 300, "seed": 0, "seed_source": "model", "chunk_size": 100, "label": None},
+        "generation": {"n": 300, "seed": 0, "seed_source": "model", "chunk_size": 100, "label": None,
+                       "engine": "local"},
     }
     assert len(pd.read_csv(work / "syn.csv")) == 300
 
@@ -83,7 +84,8 @@ def test_given_seed_and_parquet_are_recorded_and_rows_unchanged(work, capsys):
     assert run(capsys, "generate", work / "model", "-n", "250", "--seed", "7", "--label", "2",
                "--out", work / "s7.parquet")[0] == 0
     record = lineage.read_record(work / "s7.parquet")
-    assert record["generation"] == {"n": 250, "seed": 7, "seed_source": "given", "chunk_size": 100_000, "label": 2}
+    assert record["generation"] == {"n": 250, "seed": 7, "seed_source": "given", "chunk_size": 100_000, "label": 2,
+                                    "engine": "local"}
     assert record["file"]["format"] == "parquet" and record["file"]["sha256"] == sha(work / "s7.parquet")
     assert len(pd.read_parquet(work / "s7.parquet")) == 250
 
@@ -293,7 +295,8 @@ def test_evaluate_and_gate_record_lineage(work, scored, capsys):
         "file_sha256": sha(work / "syn.csv"), "recorded_sha256": sha(work / "syn.csv"),
         "model": {"path": str((work / "model").resolve()), "manifest_sha256": sha(work / "model" / "manifest.json"),
                   "generator": "smote"},
-        "generation": {"n": 300, "seed": 0, "seed_source": "model", "chunk_size": 100, "label": None},
+        "generation": {"n": 300, "seed": 0, "seed_source": "model", "chunk_size": 100, "label": None,
+                       "engine": "local"},
         "created": lineage.read_record(work / "syn.csv")["created"],
         "synthgen_version": synthgen_version(),
     }

@@ -12,8 +12,12 @@ folder, the manifest and the hashes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
+import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
 
 from .. import store
 from ..exceptions import (
@@ -38,7 +43,7 @@ from ..io import sha256_frame
 from ..schema import ColumnKind, Schema, _cast, _py
 from .encoding import ModelData, TableEncoder
 
-__all__ = ["BaseGenerator", "resolve_seed", "child_seed", "target_counts"]
+__all__ = ["BaseGenerator", "resolve_seed", "child_seed", "target_counts", "fit_step"]
 
 _MAX_BLOCK_ELEMENTS = 32_000_000  # model-space cells generated at once: bounds memory per block
 
@@ -70,6 +75,31 @@ def resolve_seed(random_state: Any) -> int:
     return int(rs.randint(2**32, dtype=np.int64))
 
 
+@contextlib.contextmanager
+def fit_step(desc: str) -> Iterator[None]:
+    """A progress bar on stderr while one long step of a fit runs (an SVM, a clustering): its name and
+    the time it has taken, refreshed twice a second, full when the step ends. As every synthgen bar
+    (tqdm's ``disable=None``): shown only when stderr is a terminal; ``TQDM_DISABLE=1`` turns it off."""
+    with tqdm(total=1, desc=desc, file=sys.stderr, disable=None, bar_format="{desc}: {bar:10}| {elapsed}") as bar:
+        if bar.disable:
+            yield
+            return
+        stop = threading.Event()
+        ticker = threading.Thread(target=lambda: _tick(bar, stop), daemon=True)
+        ticker.start()
+        try:
+            yield
+            bar.update(1)
+        finally:
+            stop.set()
+            ticker.join()
+
+
+def _tick(bar: Any, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        bar.refresh()
+
+
 def child_seed(*keys: int) -> int:
     """A 32-bit child seed keyed by ``(root seed, purpose, index...)``: ``SeedSequence(keys)``.
 
@@ -79,6 +109,18 @@ def child_seed(*keys: int) -> int:
     The keys are the entropy rather than a ``spawn_key``, which keeps every int seed's rows as they were.
     """
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """One block of a sample: its position, rare class, block index within the class, rows, first row, seed."""
+
+    index: int
+    class_index: int
+    block_index: int
+    rows: int
+    row_offset: int
+    seed: int
 
 
 class BaseGenerator(BaseEstimator):
@@ -150,24 +192,7 @@ class BaseGenerator(BaseEstimator):
             raise UsageError(f"fit: expected a pandas DataFrame, got {type(df).__name__}")
         counts = target_counts(df, target)
         self._validate_params()
-        majority = counts.idxmax()
-        if classes is None:
-            chosen = [c for c in counts.index if c != majority]
-        else:
-            chosen = list(classes)
-            unknown = [c for c in chosen if c not in counts.index]
-            if unknown:
-                raise ParameterError(
-                    f"classes: {unknown} not found in target '{target}'; it holds {[_py(c) for c in counts.index]}"
-                )
-        chosen = sorted(chosen, key=lambda c: (counts[c], str(c)))
-        for label in chosen:
-            need = self.min_rows()
-            if counts[label] < need:
-                raise NotEnoughRowsError(
-                    f"rare class {_py(label)!r} of target '{target}' has {int(counts[label])} row(s); "
-                    f"{self.name} needs at least {need}{self._min_rows_hint()}"
-                )
+        chosen = self._choose_classes(counts, target, classes)
         if schema is None:
             schema = Schema.detect(df, target=target, overrides=column_kinds)
         else:
@@ -181,6 +206,46 @@ class BaseGenerator(BaseEstimator):
         self.class_counts_ = {str(_py(c)): int(counts[c]) for c in counts.index}
         self.training_ = {"rows": int(len(df)), "columns": int(df.shape[1]), "sha256": sha256_frame(df)}
         labels = df[target].to_numpy()
+        self._learn_fresh_values(df, schema, labels, chosen)
+        # only the rows a generator learns from are encoded: each rare class, plus (for methods that
+        # look at them) a seeded sample of the other rows
+        positions = self._learning_rows(labels, chosen)
+        needed = np.unique(np.concatenate([p for pair in positions for p in pair if p is not None]))
+        subset = df.iloc[needed]
+        self.encoder_ = TableEncoder(schema).fit(subset)
+        data = self.encoder_.transform(subset)
+        self.states_: list[dict] = []
+        for index, (label, (rare_pos, other_pos)) in enumerate(zip(chosen, positions)):
+            rare = data.take(np.searchsorted(needed, rare_pos))
+            other = data.take(np.searchsorted(needed, other_pos)) if other_pos is not None else None
+            self.states_.append(self._fit_class(index, label, rare, other))
+        return self
+
+    def _choose_classes(self, counts: pd.Series, target: str, classes: list | None) -> list:
+        """The rare classes to fit (every class but the majority, or ``classes``), fewest rows first; each
+        must have the rows this generator needs."""
+        majority = counts.idxmax()
+        if classes is None:
+            chosen = [c for c in counts.index if c != majority]
+        else:
+            chosen = list(classes)
+            unknown = [c for c in chosen if c not in counts.index]
+            if unknown:
+                raise ParameterError(
+                    f"classes: {unknown} not found in target '{target}'; it holds {[_py(c) for c in counts.index]}"
+                )
+        chosen = sorted(chosen, key=lambda c: (counts[c], str(c)))
+        need = self.min_rows()
+        for label in chosen:
+            if counts[label] < need:
+                raise NotEnoughRowsError(
+                    f"rare class {_py(label)!r} of target '{target}' has {int(counts[label])} row(s); "
+                    f"{self.name} needs at least {need}{self._min_rows_hint()}"
+                )
+        return chosen
+
+    def _learn_fresh_values(self, df: pd.DataFrame, schema: Schema, labels: np.ndarray, chosen: list) -> None:
+        """What generated identifiers and keys need: where fresh numbers start, and rows per key."""
         # fresh identifiers and keys: numbers count up from above the largest real one (text ones get
         # a prefix no real value has, in the schema)
         # (the schema's maximum, when it came from the whole table, keeps them above holdout values too)
@@ -196,8 +261,10 @@ class BaseGenerator(BaseEstimator):
              for spec in schema.features() if spec.kind == ColumnKind.KEY}
             for label in chosen
         ]
-        # only the rows a generator learns from are encoded: each rare class, plus (for methods that
-        # look at them) a seeded sample of the other rows
+
+    def _learning_rows(self, labels: np.ndarray, chosen: list) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per rare class: its row positions, and (for generators that look at them) a seeded sample of the
+        other rows' positions (``_other_rows_limit``)."""
         limit = self._other_rows_limit()
         positions: list[tuple[np.ndarray, np.ndarray | None]] = []
         for index, label in enumerate(chosen):
@@ -209,22 +276,17 @@ class BaseGenerator(BaseEstimator):
                     pick = np.random.default_rng(child_seed(self.seed_, 2, index)).choice(len(other), limit, replace=False)
                     other = other[np.sort(pick)]
             positions.append((np.flatnonzero(mask), other))
-        needed = np.unique(np.concatenate([p for pair in positions for p in pair if p is not None]))
-        subset = df.iloc[needed]
-        self.encoder_ = TableEncoder(schema).fit(subset)
-        data = self.encoder_.transform(subset)
-        self.states_: list[dict] = []
-        for index, (label, (rare_pos, other_pos)) in enumerate(zip(chosen, positions)):
-            rare = data.take(np.searchsorted(needed, rare_pos))
-            other = data.take(np.searchsorted(needed, other_pos)) if other_pos is not None else None
-            seed = child_seed(self.seed_, 0, index)
-            try:
-                self.states_.append(self._fit(rare, other, np.random.default_rng(seed), seed))
-            except (GeneratorError, ParameterError):
-                raise
-            except (ValueError, RuntimeError) as exc:
-                raise GeneratorError(f"{self.name} could not fit rare class {_py(label)!r}: {one_line(exc, limit=300)}") from exc
-        return self
+        return positions
+
+    def _fit_class(self, index: int, label: Any, rare: ModelData, other: ModelData | None) -> dict:
+        """One rare class's fitted state, seeded by its index; a library's error becomes one line naming the class."""
+        seed = child_seed(self.seed_, 0, index)
+        try:
+            return self._fit(rare, other, np.random.default_rng(seed), seed)
+        except (GeneratorError, ParameterError):
+            raise
+        except (ValueError, RuntimeError) as exc:
+            raise GeneratorError(f"{self.name} could not fit rare class {_py(label)!r}: {one_line(exc, limit=300)}") from exc
 
     def _min_rows_hint(self) -> str:
         return ""
@@ -263,21 +325,37 @@ class BaseGenerator(BaseEstimator):
         n = positive_int(n, "n")
         if chunk_size is not None:
             chunk_size = positive_int(chunk_size, "chunk_size")
+        for spec in self.sample_blocks(n, label, random_state=random_state):
+            frame = self.sample_block(spec)
+            step = chunk_size or spec.rows
+            for lo in range(0, spec.rows, step):
+                yield frame.iloc[lo : lo + step]
+
+    def sample_blocks(self, n: int, label: Any = None, *, random_state: Any = None) -> list[SampleBlock]:
+        """The blocks ``iter_sample`` draws, in order. Each is seeded by its class and index alone, so any
+        engine (local, Ray) that samples them, in any order, gives the same rows (``sample_block``)."""
+        self._check_fitted()
+        n = positive_int(n, "n")
         seed = self.seed_ if random_state is None else resolve_seed(random_state)
         block = self.block_rows()
-        row_offset = 0
+        blocks, row_offset = [], 0
         for class_index, count in self._plan(n, label):
             for block_index, start in enumerate(range(0, count, block)):
                 m = min(block, count - start)
-                bseed = child_seed(seed, 1, class_index, block_index)
-                data = self._sample(self.states_[class_index], m, np.random.default_rng(bseed), bseed)
-                if data.numeric.shape[0] != m or data.codes.shape[0] != m:
-                    raise GeneratorError(f"{self.name} produced {data.numeric.shape[0]} rows where {m} were asked for")
-                frame = self._to_frame(data, self.classes_[class_index], row_offset, class_index=class_index, bseed=bseed)
+                blocks.append(SampleBlock(len(blocks), class_index, block_index, m, row_offset,
+                                          child_seed(seed, 1, class_index, block_index)))
                 row_offset += m
-                step = chunk_size or m
-                for lo in range(0, m, step):
-                    yield frame.iloc[lo : lo + step]
+        return blocks
+
+    def sample_block(self, spec: SampleBlock) -> pd.DataFrame:
+        """The rows of one block of ``sample_blocks``, in the original schema."""
+        self._check_fitted()
+        m, bseed = spec.rows, spec.seed
+        data = self._sample(self.states_[spec.class_index], m, np.random.default_rng(bseed), bseed)
+        if data.numeric.shape[0] != m or data.codes.shape[0] != m:
+            raise GeneratorError(f"{self.name} produced {data.numeric.shape[0]} rows where {m} were asked for")
+        return self._to_frame(data, self.classes_[spec.class_index], spec.row_offset, class_index=spec.class_index,
+                              bseed=bseed)
 
     def block_rows(self) -> int:
         """Rows generated per internal block (fixed per fitted model, so output is chunk-size independent)."""
