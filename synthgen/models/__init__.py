@@ -7,6 +7,7 @@ from typing import Any
 from ..exceptions import ParameterError
 from ..store import register_generator
 from .base import BaseGenerator
+from .arf import ARFGenerator
 from .copula import GaussianCopulaGenerator
 from .sdv_backend import CTGANGenerator, SDVGaussianCopulaGenerator, TVAEGenerator
 from .smote import (
@@ -36,6 +37,7 @@ GENERATORS: dict[str, type[BaseGenerator]] = {
         GaussianCopulaGenerator,
         CTGANGenerator,
         TVAEGenerator,
+        ARFGenerator,
     )
 }
 # kept out of the public list: SDV's copula, reached with make_generator("gaussian-copula", backend="sdv")
