@@ -1,0 +1,321 @@
+"""Deterministic relations between columns that every real row obeys, found or declared, and kept in
+generated rows.
+
+Four kinds (issue 12), each a small frozen record with a text form that ``--relation`` parses back:
+
+- ``floordiv``: ``B = A // c`` (a whole-number column derived from another, e.g.
+  ``TX_TIME_DAYS = TX_TIME_SECONDS // 86400``);
+- ``fixed``: ``A -> B``, each value of A comes with one value of B (a category and its group);
+- ``order``: ``A <= B`` (start <= end, amount <= limit), numbers or dates;
+- ``sum``: ``A + B = c`` (shares that add up to a constant).
+
+Detection (``detect``) looks only at modelled columns (identifiers, keys and personal columns are not
+generated from the model) and keeps a relation only when it holds in every row with both values
+present, on enough rows to mean something (``MIN_ROWS``), and is not trivial (order between columns
+whose ranges never overlap; a fixed combination whose source is unique per row). ``enforce`` repairs
+generated rows so they hold 100% (order: swap the pair; the rest: recompute the dependent column from
+its source), and ``kept_share`` measures, for the scorecard, the share of rows that keep each relation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import UsageError
+from .schema import ColumnKind, Schema
+
+__all__ = ["Relation", "detect", "parse_relation", "enforce", "kept_share", "MIN_ROWS"]
+
+MIN_ROWS = 30  # rows with both values present that a detected relation must hold on
+_MAX_FIXED_VALUES = 200  # a fixed combination's source has at most this many values...
+_MIN_ROWS_PER_VALUE = 2.0  # ...and at least this many rows per value on average (else it is an identifier)
+_DETECT_ROWS = 200_000  # candidates are found on a seeded sample of this many rows, then checked on all
+_SCALE_ORDER = 0.99  # an order that a random pairing keeps in this share of rows is one of scale, not kept
+_NICE = (7, 10, 12, 24, 60, 100, 1000, 3600, 86400, 604800)  # constants preferred when several fit
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation: its kind, the columns it ties (source(s) first, the dependent one last), its constant."""
+
+    kind: str  # "floordiv" | "fixed" | "order" | "sum"
+    columns: tuple[str, ...]
+    constant: float | None = None
+    mapping: tuple[tuple[Any, Any], ...] | None = None  # fixed: (source value, dependent value) pairs
+    source: str = "detected"  # or "declared"
+
+    def text(self) -> str:
+        """The form ``--relation`` takes (and ``inspect`` prints)."""
+        a, b = self.columns[0], self.columns[-1]
+        if self.kind == "floordiv":
+            return f"{b} = {a} // {_num(self.constant)}"
+        if self.kind == "fixed":
+            return f"{a} -> {b}"
+        if self.kind == "order":
+            return f"{a} <= {b}"
+        return f"{' + '.join(self.columns)} = {_num(self.constant)}"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["columns"] = list(self.columns)
+        out["mapping"] = None if self.mapping is None else [list(p) for p in self.mapping]
+        out["text"] = self.text()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Relation":
+        mapping = data.get("mapping")
+        return cls(kind=data["kind"], columns=tuple(data["columns"]), constant=data.get("constant"),
+                   mapping=None if mapping is None else tuple((a, b) for a, b in mapping),
+                   source=data.get("source", "detected"))
+
+
+def _num(x: float | None) -> str:
+    return str(int(x)) if x is not None and float(x).is_integer() else f"{x:g}"
+
+
+# ----------------------------------------------------------------------------- values
+
+def _values(df: pd.DataFrame, schema: Schema, name: str) -> np.ndarray:
+    """A column as float64 (dates as seconds since the epoch; NaN for missing or unreadable values)."""
+    spec = schema[name]
+    series = df[name]
+    if spec.kind == ColumnKind.DATETIME:
+        parsed = pd.to_datetime(series, format=spec.datetime_format, errors="coerce")
+        out = (parsed - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=float)
+        return out
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+def _sample(df: pd.DataFrame, rows: int = _DETECT_ROWS) -> pd.DataFrame:
+    if len(df) <= rows:
+        return df
+    pick = np.sort(np.random.default_rng(0).choice(len(df), rows, replace=False))
+    return df.iloc[pick]
+
+
+# ----------------------------------------------------------------------------- detection
+
+def _floordiv_constant(a: np.ndarray, b: np.ndarray) -> float | None:
+    """The whole c >= 2 with b == a // c on every row, preferring round constants; None when none fits."""
+    if np.any(a < 0) or np.any(b < 0) or np.unique(b).size < 2:
+        return None
+    lo = float(np.max(a / (b + 1)))  # c > a / (b + 1) for every row
+    pos = b > 0
+    hi = float(np.min(a[pos] / b[pos])) if pos.any() else math.inf  # c <= a / b where b > 0
+    start = max(2, math.floor(lo) + 1)
+    if start > hi:
+        return None
+    nice = [c for c in _NICE if start <= c <= hi]
+    return float(nice[0] if nice else start)
+
+
+def _order_by_scale(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when x <= y would hold in nearly every row even with the two columns paired at random (a seeded
+    shuffle): the order then comes from their scales (installment rate 1-4 <= duration 4-72 months), not
+    from the rows."""
+    shuffled = np.random.default_rng(0).permutation(y)
+    return float(np.mean(x <= shuffled)) >= _SCALE_ORDER
+
+
+def _numeric_relations(frame: pd.DataFrame, schema: Schema, names: list[str]) -> list[Relation]:
+    vals = {n: _values(frame, schema, n) for n in names}
+    found: list[Relation] = []
+    integer = [n for n in names if schema[n].kind == ColumnKind.INTEGER]
+    for a, b in itertools.permutations(integer, 2):
+        both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+        if both.sum() >= MIN_ROWS and np.unique(vals[b][both]).size < np.unique(vals[a][both]).size:
+            c = _floordiv_constant(vals[a][both], vals[b][both])
+            if c is not None and np.array_equal(np.floor(vals[a][both] / c), vals[b][both]):
+                found.append(Relation("floordiv", (a, b), c))
+    for a, b in itertools.permutations(names, 2):
+        if schema[a].kind == ColumnKind.DATETIME and schema[b].kind != ColumnKind.DATETIME:
+            continue
+        if (schema[a].kind == ColumnKind.DATETIME) != (schema[b].kind == ColumnKind.DATETIME):
+            continue
+        both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+        x, y = vals[a][both], vals[b][both]
+        if len(x) >= MIN_ROWS and np.all(x <= y) and np.any(x < y) and not _order_by_scale(x, y):
+            found.append(Relation("order", (a, b)))
+    numbers = [n for n in names if schema[n].kind in (ColumnKind.INTEGER, ColumnKind.CONTINUOUS)]
+    for a, b in itertools.combinations(numbers, 2):
+        both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+        total = vals[a][both] + vals[b][both]
+        if len(total) >= MIN_ROWS and np.unique(vals[a][both]).size > 1 and np.ptp(total) <= 1e-9 * max(1.0, abs(total[0])):
+            found.append(Relation("sum", (a, b), float(total[0])))
+    return found
+
+
+def _fixed_relations(frame: pd.DataFrame, schema: Schema, sources: list[str], names: list[str]) -> list[Relation]:
+    """A -> B for discrete sources A (categories, or whole numbers with few values) and any modelled B: on
+    factorised codes, A determines B when the (A, B) pairs are no more than A's values."""
+    codes = {n: pd.factorize(frame[n], use_na_sentinel=True)[0].astype(np.int64) for n in set(sources) | set(names)}
+    found: list[Relation] = []
+    for a in sources:
+        ca = codes[a]
+        counts = np.bincount(ca[ca >= 0])
+        n_values = int(np.count_nonzero(counts))
+        if n_values < 2 or n_values > _MAX_FIXED_VALUES:
+            continue
+        for b in names:
+            if a == b:
+                continue
+            cb = codes[b]
+            both = (ca >= 0) & (cb >= 0)
+            rows = int(both.sum())
+            if rows < MIN_ROWS or cb[both].min() == cb[both].max():
+                continue
+            per_value = np.bincount(ca[both])
+            repeated = per_value[per_value >= 2]
+            if rows / max(np.count_nonzero(per_value), 1) < _MIN_ROWS_PER_VALUE or len(repeated) < 2 \
+                    or repeated.sum() < 0.9 * rows:
+                continue  # mostly single rows per value: one B per A would hold by construction
+            if _determines(ca[both], cb[both], len(per_value)):
+                first = frame.loc[both, [a, b]].groupby(a, sort=True, observed=True)[b].first()
+                found.append(Relation("fixed", (a, b), mapping=tuple((_scalar(k), _scalar(v))
+                                                                     for k, v in first.items())))
+    return found
+
+
+def _determines(ca: np.ndarray, cb: np.ndarray, n_a: int) -> bool:
+    """Whether each code of A comes with one code of B: B's smallest and largest code agree within every A."""
+    low = np.full(n_a, np.iinfo(np.int64).max)
+    high = np.full(n_a, -1)
+    np.minimum.at(low, ca, cb)
+    np.maximum.at(high, ca, cb)
+    present = high >= 0
+    return bool(np.array_equal(low[present], high[present]))
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def detect(df: pd.DataFrame, schema: Schema) -> list[Relation]:
+    """Every relation of the four kinds that holds in every row of ``df`` among its modelled columns."""
+    names = [s.name for s in schema.modelled() if s.name in df.columns and s.name != schema.target]
+    numeric = [n for n in names if schema[n].kind.is_numeric]
+    sample = _sample(df)
+    discrete = [n for n in names if schema[n].kind.is_categorical
+                or (schema[n].kind == ColumnKind.INTEGER and sample[n].nunique() <= _MAX_FIXED_VALUES)]
+    candidates = _numeric_relations(sample, schema, numeric) + _fixed_relations(sample, schema, discrete, names)
+    if sample is df:
+        return candidates
+    return [r for r in candidates if kept_share(df, schema, [r])[r.text()] == 1.0]
+
+
+# ----------------------------------------------------------------------------- declared
+
+_FLOORDIV = re.compile(r"^\s*(?P<b>.+?)\s*=\s*(?P<a>.+?)\s*//\s*(?P<c>[0-9.eE+]+)\s*$")
+_ORDER = re.compile(r"^\s*(?P<a>.+?)\s*(?P<op><=|>=)\s*(?P<b>.+?)\s*$")
+_FIXED = re.compile(r"^\s*(?P<a>.+?)\s*->\s*(?P<b>.+?)\s*$")
+_SUM = re.compile(r"^\s*(?P<cols>.+?\+.+?)\s*=\s*(?P<c>-?[0-9.eE+]+)\s*$")
+
+
+def parse_relation(text: str, df: pd.DataFrame, schema: Schema) -> Relation:
+    """A ``--relation`` text as a Relation, checked against ``df``'s columns and rows (one-line errors)."""
+    def column(name: str) -> str:
+        name = name.strip()
+        if name not in df.columns:
+            raise UsageError(f"--relation {text!r}: column '{name}' is not in the table")
+        if name not in schema or not schema[name].kind.is_modelled:
+            raise UsageError(f"--relation {text!r}: column '{name}' is not modelled ({schema[name].kind.value}); "
+                             "relations tie modelled columns")
+        return name
+
+    if m := _FLOORDIV.match(text):
+        c = float(m["c"])
+        if c < 1 or not c.is_integer():
+            raise UsageError(f"--relation {text!r}: the divisor must be a whole number >= 1")
+        rel = Relation("floordiv", (column(m["a"]), column(m["b"])), c, source="declared")
+    elif m := _SUM.match(text):
+        rel = Relation("sum", tuple(column(c) for c in m["cols"].split("+")), float(m["c"]), source="declared")
+    elif m := _ORDER.match(text):
+        a, b = column(m["a"]), column(m["b"])
+        rel = Relation("order", (a, b) if m["op"] == "<=" else (b, a), source="declared")
+    elif m := _FIXED.match(text):
+        a, b = column(m["a"]), column(m["b"])
+        first = df[[a, b]].dropna().groupby(a, sort=True, observed=True)[b].first()
+        rel = Relation("fixed", (a, b), mapping=tuple((_scalar(k), _scalar(v)) for k, v in first.items()),
+                       source="declared")
+    else:
+        raise UsageError(f"--relation {text!r}: expected 'B = A // N', 'A <= B', 'A -> B' or 'A + B = N'")
+    share = kept_share(df, schema, [rel])[rel.text()]
+    if share < 1.0:
+        raise UsageError(f"--relation {text!r}: {1 - share:.2%} of the real rows break it; a relation must hold "
+                         "in every real row")
+    return rel
+
+
+# ----------------------------------------------------------------------------- keep and measure
+
+def _holds(df: pd.DataFrame, schema: Schema, rel: Relation) -> np.ndarray:
+    """Per row: True where the relation holds or a value it needs is missing."""
+    if rel.kind == "fixed":
+        a, b = rel.columns
+        mapping = dict(rel.mapping or ())
+        expected = df[a].map(mapping)
+        known = df[a].notna() & expected.notna() & df[b].notna()
+        ok = ~known | (expected.astype(object) == df[b].astype(object))
+        return ok.to_numpy(dtype=bool)
+    vals = [_values(df, schema, c) for c in rel.columns]
+    missing = np.any(np.isnan(np.vstack(vals)), axis=0)
+    if rel.kind == "floordiv":
+        ok = np.floor(vals[0] / rel.constant) == vals[1]
+    elif rel.kind == "order":
+        ok = vals[0] <= vals[1]
+    else:
+        total = np.sum(np.vstack(vals), axis=0)
+        ok = np.abs(total - rel.constant) <= 1e-9 * max(1.0, abs(rel.constant))
+    return missing | ok
+
+
+def kept_share(df: pd.DataFrame, schema: Schema, relations: Sequence[Relation]) -> dict[str, float]:
+    """{relation text: share of rows of ``df`` that keep it} (rows missing a needed value count as kept)."""
+    return {r.text(): float(np.mean(_holds(df, schema, r))) if len(df) else 1.0 for r in relations}
+
+
+def enforce(df: pd.DataFrame, schema: Schema, relations: Iterable[Relation]) -> pd.DataFrame:
+    """Generated rows repaired to keep every relation: order pairs swapped where broken, then each
+    dependent column (floordiv, fixed, sum: the last column) recomputed from its source(s)."""
+    relations = list(relations)
+    if not relations or len(df) == 0:
+        return df
+    out = df.copy()
+    for rel in (r for r in relations if r.kind == "order"):
+        a, b = rel.columns
+        bad = ~_holds(out, schema, rel)
+        if bad.any():
+            idx = out.index[bad]
+            out.loc[idx, [a, b]] = out.loc[idx, [b, a]].to_numpy()
+    for rel in (r for r in relations if r.kind != "order"):
+        dep = rel.columns[-1]
+        if rel.kind == "fixed":
+            mapped = out[rel.columns[0]].map(dict(rel.mapping or ()))
+            value = mapped.where(mapped.notna(), out[dep])
+        elif rel.kind == "floordiv":
+            value = np.floor(_values(out, schema, rel.columns[0]) / rel.constant)
+        else:
+            value = rel.constant - np.sum(np.vstack([_values(out, schema, c) for c in rel.columns[:-1]]), axis=0)
+        out[dep] = _cast_like(value, df[dep])
+    return out
+
+
+def _cast_like(value: Any, like: pd.Series) -> pd.Series:
+    """``value`` in ``like``'s dtype (whole numbers stay whole; missing stays missing)."""
+    series = pd.Series(value, index=like.index)
+    if pd.api.types.is_integer_dtype(like.dtype) and not series.isna().any():
+        return series.round().astype(like.dtype)
+    if pd.api.types.is_bool_dtype(like.dtype) and not series.isna().any():
+        return series.astype(bool)
+    try:
+        return series.astype(like.dtype)
+    except (TypeError, ValueError):
+        return series
