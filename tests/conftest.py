@@ -92,7 +92,8 @@ def adult_shared() -> pd.DataFrame:
 # The longest test files, longest first (measured in CI). `pytest -n 2 --dist loadfile` hands out files
 # in collection order, so starting these first lets the short files fill the end of the run instead of
 # one worker finishing a long file alone. Measured gain: 23 s (19:35 -> 19:12); the suite is CPU-bound.
-LONGEST_FIRST = ("test_selftest_evalml.py", "test_selftest_shared.py", "test_selftest_bundled.py", "test_tracking.py",
+LONGEST_FIRST = ("test_release_script.py", "test_selftest_evalml.py", "test_selftest_shared.py", "test_selftest_bundled.py",
+                 "test_engine_ray.py", "test_tracking.py",
                  "test_utility_alternatives.py", "test_amounts.py", "test_utility_models.py", "test_privacy_attacks.py",
                  "test_leakage_chance.py", "test_compare.py", "test_cli.py", "test_evaluation.py")
 

@@ -134,13 +134,13 @@ def test_ray_compare_equals_local(local_ray, tmp_path):
     from synthgen.compare import run_compare
 
     df = load_german_credit()
-    common = dict(generators=["smote", "gaussian-copula"], seeds=[0], utility_repeats=1, progress=None,
-                  amounts=[1.0, 0.5])
+    # two runs, one amount each: the merge in local order is what is tested (CI measured 284 s with 2 amounts)
+    common = dict(generators=["smote", "gaussian-copula"], seeds=[0], utility_repeats=1, progress=None)
     local = run_compare(df, "class", out=tmp_path / "local", **common)
     remote = run_compare(df, "class", out=tmp_path / "ray", engine="ray", **common)
     assert local.deterministic_dict() == remote.deterministic_dict()
     names = sorted(p.name for p in (tmp_path / "local" / "scorecards").iterdir())
-    assert len(names) == 4 and names == sorted(p.name for p in (tmp_path / "ray" / "scorecards").iterdir())
+    assert len(names) == 2 and names == sorted(p.name for p in (tmp_path / "ray" / "scorecards").iterdir())
     for folder in ("scorecards", "verdicts"):
         for name in names:
             a = json.loads((tmp_path / "local" / folder / name).read_text())
