@@ -59,8 +59,8 @@ class RayEngine:
             raise UsageError(f"--workers: expected a whole number >= 1, got {workers!r}")
         self._ray = ray
         address = address or os.environ.get("RAY_ADDRESS") or None
-        self.started_here = False
         self.address = address
+        self.connected_here = False  # this engine started Ray or joined a cluster: close() ends that
         if not ray.is_initialized():
             if address:
                 _check_reachable(address)
@@ -70,7 +70,7 @@ class RayEngine:
                     ray.init(address=address, **options)
                 else:
                     ray.init(num_cpus=workers or os.cpu_count() or 1, **options)
-                    self.started_here = True
+                self.connected_here = True
             except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ValueError...
                 where = f"the Ray cluster at '{address}'" if address else "a local Ray"
                 raise UsageError(f"--engine ray: cannot start or join {where} "
@@ -107,8 +107,9 @@ class RayEngine:
             raise
 
     def close(self) -> None:
-        """Shut Ray down when it was started here; a joined cluster is only disconnected from."""
-        if self._ray.is_initialized() and (self.started_here or self.address):
+        """Shut Ray down when it was started here; a joined cluster is only disconnected from; a Ray this
+        process had already started (the library API) is left as it is."""
+        if self._ray.is_initialized() and self.connected_here:
             self._ray.shutdown()
 
     def __enter__(self) -> "RayEngine":
