@@ -172,14 +172,7 @@ def _sentence(scorecard: Scorecard, name: str, value: float) -> str:
         return metric.sentence(value, scorecard.details)
     if name == "quality_score":
         return f"quality score {value:.1f} of 100"
-    if name == "subscores.realism":
-        noise = (scorecard.details.get("realism") or {}).get("noise_reference")
-        shapes, pairs = scorecard.value("realism.column_shapes"), scorecard.value("realism.column_pairs")
-        if noise and shapes is not None and pairs is not None:
-            return (f"realism sub-score {value:.2f} of 1: column shapes {shapes:.2f} and pair trends {pairs:.2f} "
-                    f"against {noise['column_shapes']:.2f} and {noise['column_pairs']:.2f} for uniform noise "
-                    f"on this table, detection AUC {scorecard.value('realism.detection_auc') or float('nan'):.2f}")
-    return f"{name.split('.', 1)[1]} sub-score {value:.2f} of 1"
+    return registry.subscore(name.split(".", 1)[1]).sentence(value, scorecard.value, scorecard.details)
 
 
 def _unmeasured_reason(scorecard: Scorecard, rule: Rule, value: Any) -> str:

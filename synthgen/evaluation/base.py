@@ -191,6 +191,13 @@ class SubScore:
     weight: float
     caps: bool
     description: str  # the report's help line
+    #: ``explain(value, values, details)`` -> the gate's sentence for a rule on this sub-score (None: plain)
+    explain: Callable[[float, Callable[[str], Any], dict], str | None] | None = None
+
+    def sentence(self, value: float, values: Callable[[str], Any], details: dict) -> str:
+        """The gate's sentence for this sub-score's value: its family's own words, or a plain one."""
+        text = self.explain(value, values, details) if self.explain is not None else None
+        return text or f"{self.name} sub-score {value:.2f} of 1"
 
     def combine(self, parts: list[tuple[float, float]]) -> float | None:
         """The sub-score from (weight, part) pairs of the measured parts; None when none was measured."""

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import math
 import time
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -34,6 +35,17 @@ def _worst_columns(details: dict, k: int = 2) -> str:
     per = details["realism"]["column_shapes"]
     worst = sorted(((d["score"], name) for name, d in per.items() if d.get("score") is not None))[:k]
     return ", ".join(f"'{name}' {score:.2f}" for score, name in worst)
+
+
+def subscore_sentence(value: float, values: Callable[[str], Any], details: dict) -> str | None:
+    """The realism sub-score in words: its parts against what uniform noise scores on the same table."""
+    noise = (details.get("realism") or {}).get("noise_reference")
+    shapes, pairs = values(ColumnShapes.name), values(ColumnPairs.name)
+    if not noise or shapes is None or pairs is None:
+        return None
+    return (f"realism sub-score {value:.2f} of 1: column shapes {shapes:.2f} and pair trends {pairs:.2f} "
+            f"against {noise['column_shapes']:.2f} and {noise['column_pairs']:.2f} for uniform noise "
+            f"on this table, detection AUC {values(DetectionAUC.name) or float('nan'):.2f}")
 
 
 class ColumnShapes(Metric):

@@ -20,6 +20,7 @@ from .leakage import (CloserToTrainShare, DcrBelowHoldoutP5, DcrExcess, ExactCop
                       HoldoutCopyRate, MiaAUC, TrainCopyExcess)
 from .privacy import DomiasAUC, InferenceRisk, LinkabilityRisk, OutlierExposure, SinglingOutRisk
 from .realism import ColumnPairs, ColumnShapes, DetectionAUC, UnseenCategoryRate
+from .realism import subscore_sentence as realism_sentence
 from .utility import (BrierChange, F1Uplift, LabelFidelity, PrAucAugmented, PrAucBaseline, PrAucUplift,
                       PrAucVsBestAlternative, PrecisionUplift, RecallAt1pctFprUplift, RecallAt1pctFprVsBestAlternative,
                       RecallUplift, RocAucUplift)
@@ -73,7 +74,7 @@ SUBSCORES: tuple[SubScore, ...] = (
     SubScore("realism", "mean", 0.35, caps=True,
              description="do synthetic rows look like real rare rows? column shapes and pair trends measured from "
                          "what uniform noise scores on the same table (noise = 0), with the detection score "
-                         "(higher is better)"),
+                         "(higher is better)", explain=realism_sentence),
     SubScore("utility", "mean", 0.25, caps=False,
              description="does adding them help a fraud model on the real holdout? 0.5 = no measurable change, "
                          "above 0.5 = significant PR-AUC gain (higher is better)"),
