@@ -87,7 +87,10 @@ def test_subscore_parts_come_from_the_registry():
                     ("realism.detection_auc", "score")],
         "utility": [("utility.pr_auc_vs_best_alternative", "significant")],
         "privacy": [("leakage.mia_auc", "score"), ("leakage.train_copy_excess", "evidence"),
-                    ("leakage.holdout_copy_excess", "evidence"), ("leakage.dcr_excess", "evidence")],
+                    ("leakage.holdout_copy_excess", "evidence"), ("leakage.dcr_excess", "evidence"),
+                    ("leakage.domias_auc", "evidence"), ("privacy.singling_out_risk", "evidence"),
+                    ("privacy.linkability_risk", "evidence"), ("privacy.inference_risk", "evidence"),
+                    ("leakage.outlier_exposure", "evidence")],
         "fairness": [("fairness.min_representation_ratio", "evidence"),
                      ("fairness.max_representation_ratio", "evidence"), ("fairness.equalized_odds_change", "score")],
     }

@@ -32,6 +32,7 @@ from synthgen.datasets import load_german_credit
 from synthgen.evaluation import METRICS
 from synthgen.evaluation import leakage as L
 from synthgen.evaluation._frame import prepare
+from synthgen.evaluation.scorecard import subscores
 from synthgen.exceptions import EvaluationError
 from test_leakage_chance import _table, jitter, planted
 
@@ -159,6 +160,12 @@ def test_outlier_copies_pass_todays_rules_but_not_outlier_exposure(results):
     named = {r["train_row"] for r in det["most_exposed"]}
     assert named and named <= set(planted_rows.tolist()), (table, named, planted_rows)
     assert all(set(r) == {"train_row", "nearest_synthetic", "nearest_real", "isolation"} for r in det["most_exposed"])
+    # the privacy sub-score counts the exposure at the low end of its interval, so the planted copies cost it
+    # what the evidence shows, while the distance metrics alone leave it higher
+    without = subscores(dict(lv), dict(ld["ci95"]))["privacy"]
+    with_exposure = subscores({**lv, OUTLIERS: value}, {**ld["ci95"], OUTLIERS: ci})["privacy"]
+    assert with_exposure == pytest.approx(min(without, max(0.0, 1.0 - ci[0] / 0.25)), abs=1e-12)
+    assert with_exposure < without, (table, with_exposure, without)
 
 
 def test_same_seed_same_bytes_and_global_state_restored(P, anonymeter):

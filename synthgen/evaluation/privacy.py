@@ -116,6 +116,7 @@ class DomiasAUC(Metric):
 
     name = "leakage.domias_auc"
     goal, range, stage = "minimize", (0.5, 1.0), "privacy"
+    subscore, scoring = "privacy", "evidence"  # scored at the low end of its interval, as the gate judges it
     description = ("AUC of a density attack (DOMIAS: synthetic density over real holdout density, kernel on the DCR "
                    "distance) telling train rare rows (members) from holdout rare rows (0.5 = no signal)")
 
@@ -134,6 +135,7 @@ class _AnonymeterRisk(Metric):
     """An Anonymeter risk, measured by the privacy stage (``anonymeter_attacks``)."""
 
     goal, range, stage = "minimize", (0.0, 1.0), "privacy"
+    subscore, scoring = "privacy", "evidence"  # scored at the low end of its interval, as the gate judges it
 
     def normalize(self, value: float) -> float:
         return 1.0 - value / 0.25
@@ -194,6 +196,7 @@ class OutlierExposure(Metric):
 
     name = "leakage.outlier_exposure"
     goal, range, stage = "minimize", (-1.0, 1.0), "privacy"
+    subscore, scoring = "privacy", "evidence"  # scored at the low end of its interval, as the gate judges it
     description = ("Share of the 5% most isolated train rare rows with a synthetic row within half the distance "
                    "to their nearest other real rare row, minus the same share for the 5% most isolated holdout "
                    "rare rows (0 by chance)")

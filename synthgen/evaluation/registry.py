@@ -79,9 +79,10 @@ SUBSCORES: tuple[SubScore, ...] = (
              description="does adding them help a fraud model on the real holdout? 0.5 = no measurable change, "
                          "above 0.5 = significant PR-AUC gain (higher is better)"),
     SubScore("privacy", "min", 0.25, caps=True,
-             description="do they avoid copying or hugging training rows more than chance? the worst of the "
-                         "train-copy, holdout-copy and DCR excess over chance (on their 95% intervals) and the "
-                         "membership attack (higher is better)"),
+             description="do they avoid copying or hugging training rows more than chance, and resist attacks? the "
+                         "worst of the train-copy, holdout-copy and DCR excess over chance, the outlier exposure, "
+                         "the DOMIAS AUC and the Anonymeter risks (each at the favourable end of its 95% interval) "
+                         "and the distance membership attack (higher is better)"),
     SubScore("fairness", "min", 0.15, caps=True,
              description="do protected groups keep their share and the model's error balance? the worst of the "
                          "representation ratios (on their 95% intervals) and the equalized-odds score; n/a without "
