@@ -133,7 +133,8 @@ def test_copies_of_train_rows(results):
     assert v[TRAIN] == pytest.approx(n["holdout"] / n["train"], abs=0.005)
     assert lo > 0.38 and hi < 0.47
     assert v[HOLDOUT] == 0.0 and _ci(d, HOLDOUT) == [0.0, 0.0]
-    assert v[DCR] > 0.94 and _ci(d, DCR)[0] > 0.92
+    # german: lower end 0.916-0.928 over bootstrap seeds 0-19 (two modes, from the holdout's ties at its p5)
+    assert v[DCR] > 0.94 and _ci(d, DCR)[0] > 0.91
     assert v["leakage.exact_copy_rate"] == 1.0 and v["leakage.dcr_below_holdout_p5"] == 1.0
 
 
