@@ -249,3 +249,27 @@ def test_same_seed_same_bytes_other_seed_other_interval():
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert all(a[0][n] == c[0][n] for n in NEW)  # the values do not depend on the seed; the intervals do
     assert a[1]["ci95"] != c[1]["ci95"]
+
+
+def test_kd_tree_search_finds_the_same_nearest_rows_as_the_blocked_product(monkeypatch):
+    """Narrow numeric tables take the k-d tree path: same distances as the matrix product, copies at exactly 0."""
+    from synthgen.datasets import load_fraud
+    from synthgen.evaluation._frame import prepare
+
+    df = load_fraud()
+    train, holdout = split(df, "fraud")
+    numeric = ["amount", "lat", "lng", "fraud"]
+    syn = pd.concat([train[train.fraud][numeric].head(50), holdout[numeric]], ignore_index=True)
+    frames = prepare(train[numeric], holdout[numeric], syn, "fraud", [], True)
+    enc = L.MixedEncoder(frames)
+    zq, cq = enc.transform(frames.num["synthetic"], frames.cat["synthetic"])
+    zr, cr = enc.transform(frames.num["train"], frames.cat["train"])
+    assert cq.shape[1] == 0 and zq.shape[1] <= L.KD_TREE_DIMS
+    monkeypatch.setattr(L, "KD_TREE_PAIRS", 0)
+    d_kd, i_kd = L.nearest(zq, cq, zr, cr)
+    monkeypatch.setattr(L, "KD_TREE_PAIRS", 10**30)
+    d_mm, i_mm = L.nearest(zq, cq, zr, cr)
+    np.testing.assert_array_equal(d_kd, d_mm)
+    assert (d_kd[:50] == 0).all()  # the 50 planted copies
+    same = i_kd == i_mm
+    assert same.mean() > 0.9 and np.array_equal(d_kd[~same], d_mm[~same])  # other picks only among ties

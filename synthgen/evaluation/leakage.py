@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from ._frame import Frames
 from .base import Metric
@@ -33,6 +34,8 @@ __all__ = ["MixedEncoder", "nearest", "dcr", "leakage", "row_hashes", "subset_ma
 COPY_TOLERANCE = 1e-9
 LOW_CARDINALITY = 16  # categories with at most this many values go one-hot into the matrix product
 BLOCK_ELEMENTS = 12_000_000  # distance-matrix cells per chunk (~100 MB of float64)
+KD_TREE_DIMS = 8  # Z columns up to which an exact k-d tree search replaces the blocked matrix product...
+KD_TREE_PAIRS = 50_000_000  # ...when there are at least this many query x reference pairs
 HIST_BINS = 30
 MIA_ROWS = 2_000  # members and non-members per side (queries only; the synthetic reference is never cut)
 
@@ -225,6 +228,13 @@ def nearest(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray) -> t
     index = np.full(nq, -1, dtype=np.int64)
     if nq == 0 or nr == 0:
         return dist, index
+    if cq.shape[1] == 0 and zq.shape[1] <= KD_TREE_DIMS and nq * nr >= KD_TREE_PAIRS:
+        # narrow tables with no high-cardinality codes: the distance is Euclidean on Z, and a k-d tree finds
+        # the same exact nearest row in O(n log m) instead of O(n m) (a tie may pick another row at the
+        # same distance); the distance is recomputed directly below either way
+        index = cKDTree(zr).query(zq, k=1)[1].astype(np.int64)
+        diff = zq - zr[index]
+        return np.sqrt(np.einsum("ij,ij->i", diff, diff)), index
     rows = max(1, min(nq, BLOCK_ELEMENTS // nr))
     # [-2q, 1] @ [r, |r|^2]^T = |r|^2 - 2 q.r in one product
     qa = np.hstack([-2.0 * zq, np.ones((nq, 1))])
