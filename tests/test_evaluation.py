@@ -32,10 +32,21 @@ def german():
     return train, holdout, syn, target, label, protected
 
 
+_STAGE_LINES: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def german_card(german):
     train, holdout, syn, target, label, protected = german
-    return evaluate(train, holdout, syn, target, protected=protected, random_state=0)
+    return evaluate(train, holdout, syn, target, protected=protected, random_state=0, progress=_STAGE_LINES.append)
+
+
+def test_progress_has_a_line_as_each_stage_starts_and_ends(german_card):
+    names = ["realism", "utility", "leakage", "privacy", "fairness"]
+    starts = [f"evaluate: {n} ({i}/5)..." for i, n in enumerate(names, start=1)]
+    assert _STAGE_LINES[0::2] == starts
+    assert [line.rsplit(" in ", 1)[0] for line in _STAGE_LINES[1::2]] == [f"evaluate: {n} done" for n in names]
+    assert all(line.endswith(" s") for line in _STAGE_LINES[1::2])
 
 
 @pytest.fixture(scope="module")

@@ -86,12 +86,19 @@ STAGES: tuple[tuple[str, Callable[[EvaluationRun], tuple[dict, dict] | None]], .
 )
 
 
-def _run_stages(run: EvaluationRun) -> None:
-    """Run every stage once; each one's values and details land under its name."""
-    for name, stage in STAGES:
+def _run_stages(run: EvaluationRun, progress: Callable[[str], None] | None = None) -> None:
+    """Run every stage once; each one's values and details land under its name. ``progress`` gets a line
+    as each stage starts and ends (the long ones also show bars on a terminal: DCR, utility fits)."""
+    for i, (name, stage) in enumerate(STAGES, start=1):
+        if progress is not None:
+            progress(f"evaluate: {name} ({i}/{len(STAGES)})...")
+        t = time.perf_counter()
         result = stage(run)
         if result is not None:
             run.values[name], run.details[name] = result
+        if progress is not None:
+            progress(f"evaluate: {name} {'done' if result is not None else 'skipped (no protected column)'} "
+                     f"in {time.perf_counter() - t:.1f} s")
 
 
 # ----------------------------------------------------------------------------------- metrics
@@ -151,12 +158,14 @@ def evaluate(
     utility_models: Sequence[str] | str | None = None,
     utility_repeats: int = _utility.DEFAULT_REPEATS,
     sensitive: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Scorecard:
     """Score synthetic rare-class rows against real train and an unseen real holdout; never mutates inputs.
 
     ``utility_models``: model families for utility besides ``hgb`` (which the gate reads), e.g.
     ``["logreg", "rf"]``; ``utility_repeats``: model seeds each utility figure is averaged over;
-    ``sensitive``: columns the inference attack treats as secrets, besides the protected ones.
+    ``sensitive``: columns the inference attack treats as secrets, besides the protected ones;
+    ``progress``: called with a line as each stage starts and ends (the CLI prints them on stderr).
     """
     _utility.resolve_models(utility_models)  # a bad name or count fails before any work
     _utility.check_repeats(utility_repeats)
@@ -170,7 +179,7 @@ def evaluate(
                         options={"utility_models": utility_models, "utility_repeats": utility_repeats,
                                  "sensitive": sensitive or ()},
                         timings={"prepare": time.perf_counter() - t0})
-    _run_stages(run)
+    _run_stages(run, progress)
     values, intervals, not_measured = _measure(run)
     details = run.details
     details["not_measured"] = not_measured

@@ -19,10 +19,13 @@ generator that saw neither real set would produce, with seeded bootstrap 95% int
 from __future__ import annotations
 
 import math
+import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
+from tqdm.auto import tqdm
 
 from ._frame import Frames
 from .base import Metric
@@ -35,7 +38,8 @@ COPY_TOLERANCE = 1e-9
 LOW_CARDINALITY = 16  # categories with at most this many values go one-hot into the matrix product
 BLOCK_ELEMENTS = 12_000_000  # distance-matrix cells per chunk (~100 MB of float64)
 KD_TREE_DIMS = 8  # Z columns up to which an exact k-d tree search replaces the blocked matrix product...
-KD_TREE_PAIRS = 50_000_000  # ...when there are at least this many query x reference pairs
+KD_TREE_PAIRS = 50_000_000  # ...when there are at least this many query x reference pairs (and a bar shows)
+KD_TREE_CHUNK = 100_000  # query rows per k-d tree call (the bar moves between calls)
 HIST_BINS = 30
 MIA_ROWS = 2_000  # members and non-members per side (queries only; the synthetic reference is never cut)
 
@@ -231,8 +235,13 @@ def nearest(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray) -> t
     if cq.shape[1] == 0 and zq.shape[1] <= KD_TREE_DIMS and nq * nr >= KD_TREE_PAIRS:
         # narrow tables with no high-cardinality codes: the distance is Euclidean on Z, and a k-d tree finds
         # the same exact nearest row in O(n log m) instead of O(n m) (a tie may pick another row at the
-        # same distance); the distance is recomputed directly below either way
-        index = cKDTree(zr).query(zq, k=1)[1].astype(np.int64)
+        # same distance); the distance of the chosen row is recomputed directly, as on the blocked path
+        tree = cKDTree(zr)
+        with _dcr_bar(nq) as bar:
+            for start in range(0, nq, KD_TREE_CHUNK):
+                stop = min(nq, start + KD_TREE_CHUNK)
+                index[start:stop] = tree.query(zq[start:stop], k=1)[1]
+                bar.update(stop - start)
         diff = zq - zr[index]
         return np.sqrt(np.einsum("ij,ij->i", diff, diff)), index
     rows = max(1, min(nq, BLOCK_ELEMENTS // nr))
@@ -246,22 +255,38 @@ def nearest(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray) -> t
     block = np.empty((rows, nr))
     neq = np.empty((rows, nr), dtype=bool)
     mism = np.empty((rows, nr), dtype=np.uint8)
+    with _dcr_bar(nq if nq * nr >= KD_TREE_PAIRS else 0) as bar:
+        _blocked_argmin(qa, ra, cqs, crs, cq.shape[1], rows, block, neq, mism, index, bar)
+    diff = zq - zr[index]
+    d2 = np.einsum("ij,ij->i", diff, diff) + (cq != cr[index]).sum(axis=1)
+    return np.sqrt(d2), index
+
+
+def _dcr_bar(rows: int) -> Any:
+    """A bar over the query rows of a long nearest-row search, on stderr and only on a terminal (tqdm's
+    ``disable=None``; ``TQDM_DISABLE=1`` turns it off); none for short searches (``rows`` 0)."""
+    return tqdm(total=rows, desc="DCR", unit="rows", unit_scale=True, file=sys.stderr, leave=False,
+                disable=None if rows else True)
+
+
+def _blocked_argmin(qa: np.ndarray, ra: np.ndarray, cqs: np.ndarray, crs: np.ndarray, n_codes: int, rows: int,
+                    block: np.ndarray, neq: np.ndarray, mism: np.ndarray, index: np.ndarray, bar: Any) -> None:
+    """The nearest reference row of each query row, a chunk of ``rows`` query rows per matrix product."""
+    nq = len(qa)
     for start in range(0, nq, rows):
         stop = min(nq, start + rows)
         m = stop - start
         b = block[:m]
         np.matmul(qa[start:stop], ra, out=b)
-        if cq.shape[1]:
+        if n_codes:
             mm = mism[:m]
             np.not_equal(cqs[start:stop, 0, None], crs[0][None, :], out=mm, casting="unsafe")
-            for c in range(1, cq.shape[1]):
+            for c in range(1, n_codes):
                 np.not_equal(cqs[start:stop, c, None], crs[c][None, :], out=neq[:m])
                 mm += neq[:m]
             b += mm
         index[start:stop] = np.argmin(b, axis=1)
-    diff = zq - zr[index]
-    d2 = np.einsum("ij,ij->i", diff, diff) + (cq != cr[index]).sum(axis=1)
-    return np.sqrt(d2), index
+        bar.update(m)
 
 
 def row_hashes(frames: Frames, part: str) -> np.ndarray:

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..exceptions import EvaluationError, UsageError
 from ._frame import Frames, model_matrix
@@ -529,8 +531,13 @@ def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None
                               f"{MIN_HOLDOUT_RARE} to compare the alternatives (use a larger holdout)")
     rng = np.random.default_rng(seed)
     d, model_seed = _data(frames, rng)
-    runs = {m.name: [_fit_options(m, d, s, m.name == "hgb")
-                     for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)] for m in families}
+    plan = [(m, s) for m in families for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)]
+    runs: dict[str, list] = {m.name: [] for m in families}
+    # a bar over the model fits on stderr, shown only on a terminal (tqdm's disable=None; TQDM_DISABLE=1: off)
+    with tqdm(total=len(plan), desc="utility fits", unit="fit", file=sys.stderr, disable=None, leave=False) as bar:
+        for m, s in plan:
+            runs[m.name].append(_fit_options(m, d, s, m.name == "hgb"))
+            bar.update(1)
     draws, brier = _bootstrap(runs, y_ho, rng, np.random.default_rng([seed, 1]))
     summaries = {name: _summary(reps, draws[name], brier[name], y_ho) for name, reps in runs.items()}
     values, details = _primary(runs["hgb"][0], summaries["hgb"], frames, y_ho, rng)
