@@ -26,7 +26,9 @@ exclusive of nested stages, the highest RSS seen while each ran), without touchi
 Anchors, same input, same run: the evaluate budget of the issue (1.5 GB peak), and the last landed
 commit (``git archive HEAD synthgen``, read-only, run with PYTHONPATH) running the same three commands:
 fit and generate (best of 2, alternating with HEAD) must not be slower (0.8x, this VM's jitter),
-evaluate must take at most half the time (the issue's target). ``SYNTHGEN_BENCH_BIG_ANCHOR=0`` skips the HEAD run (half the time). On this
+evaluate must take at most half the time (the issue's target). ``SYNTHGEN_BENCH_BIG_ANCHOR=0`` skips the HEAD run (half the time);
+``SYNTHGEN_BENCH_BIG_ANCHOR_REF`` names another anchor commit (e.g. the last landed one while HEAD holds
+unlanded work) and ``SYNTHGEN_BENCH_REPO`` the git folder to take it from. On this
 2-core VM the whole benchmark takes tens of minutes: evaluate of 1,000,000 rows is the long part.
 """
 
@@ -216,12 +218,12 @@ def _measure(sides: dict[str, dict], table: Path) -> dict[str, dict]:
 
 def _anchor_checkout(tmp: Path) -> Path | None:
     """The last landed commit's synthgen package (``git archive HEAD``, read-only), or None without git."""
-    root = Path(__file__).resolve().parents[2]
+    root = os.environ.get("SYNTHGEN_BENCH_REPO") or str(Path(__file__).resolve().parents[2])
+    ref = os.environ.get("SYNTHGEN_BENCH_BIG_ANCHOR_REF", "HEAD")
     target = tmp / "anchor"
     target.mkdir()
     try:
-        archive = subprocess.run(["git", "-C", str(root), "archive", "HEAD", "synthgen"], capture_output=True,
-                                 check=True)
+        archive = subprocess.run(["git", "-C", root, "archive", ref, "synthgen"], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
