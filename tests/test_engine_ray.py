@@ -147,3 +147,26 @@ def test_ray_compare_equals_local(local_ray, tmp_path):
             b = json.loads((tmp_path / "ray" / folder / name).read_text())
             a.pop("timings", None), b.pop("timings", None)
             assert a == b, (folder, name)
+
+
+def test_ray_evaluate_gives_the_local_scorecard(local_ray, monkeypatch):
+    """DCR over the synthetic rows in chunks and the utility fits as Ray tasks: the same scorecard as the local
+    engine and as no engine at all (chunks of 64 rows here, so the 420 synthetic rows make 7 DCR tasks)."""
+    from _scenarios import copula_sample, german_setup
+    from synthgen.evaluation import evaluate
+    from synthgen.evaluation import leakage as L
+
+    train, holdout, target, label, protected = german_setup()
+    syn = copula_sample(train, target, label, 420)
+    monkeypatch.setattr(L, "DCR_TASK_ROWS", 64)
+    monkeypatch.setattr(L, "BLOCK_ELEMENTS", 8 * 210)  # 8-row blocks against the 210 train rare rows
+
+    def card(engine):
+        return evaluate(train, holdout, syn, target, protected=protected, random_state=1, utility_models=["logreg"],
+                        utility_repeats=2, engine=engine).to_json()
+
+    with make_engine("ray", address=local_ray) as engine:
+        on_ray = card(engine)
+    with make_engine("local") as engine:
+        assert card(engine) == on_ray
+    assert card(None) == on_ray

@@ -51,7 +51,7 @@ def _stage_utility(run: EvaluationRun) -> tuple[dict, dict] | None:
     """Every option of every model family on the real holdout; hands the hgb predictions to fairness."""
     with _clock(run, "utility"):
         values, details, preds = _utility.utility(run.frames, run.seeds["utility"], run.options["utility_models"],
-                                                  run.options["utility_repeats"])
+                                                  run.options["utility_repeats"], run.options.get("engine"))
     run.shared["predictions"] = preds
     return values, details
 
@@ -59,7 +59,7 @@ def _stage_utility(run: EvaluationRun) -> tuple[dict, dict] | None:
 def _stage_leakage(run: EvaluationRun) -> tuple[dict, dict] | None:
     """Copies, DCR, the distance attack and the excess over chance (one pass of neighbour searches)."""
     with _clock(run, "leakage"):
-        return _leakage.leakage(run.frames, run.seeds["leakage"])
+        return _leakage.leakage(run.frames, run.seeds["leakage"], run.options.get("engine"))
 
 
 def _stage_privacy(run: EvaluationRun) -> tuple[dict, dict] | None:
@@ -159,13 +159,16 @@ def evaluate(
     utility_repeats: int = _utility.DEFAULT_REPEATS,
     sensitive: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: Any = None,
 ) -> Scorecard:
     """Score synthetic rare-class rows against real train and an unseen real holdout; never mutates inputs.
 
     ``utility_models``: model families for utility besides ``hgb`` (which the gate reads), e.g.
     ``["logreg", "rf"]``; ``utility_repeats``: model seeds each utility figure is averaged over;
     ``sensitive``: columns the inference attack treats as secrets, besides the protected ones;
-    ``progress``: called with a line as each stage starts and ends (the CLI prints them on stderr).
+    ``progress``: called with a line as each stage starts and ends (the CLI prints them on stderr);
+    ``engine`` (``synthgen.engine.make_engine``; default: this process): runs the DCR searches over the
+    synthetic rows in chunks and the utility model fits as tasks; the scorecard is the same on any engine.
     """
     _utility.resolve_models(utility_models)  # a bad name or count fails before any work
     _utility.check_repeats(utility_repeats)
@@ -177,7 +180,7 @@ def evaluate(
     seeds = np.random.SeedSequence(int(random_state)).spawn(len(_SEED_ORDER))
     run = EvaluationRun(frames=frames, seeds={k: int(s.generate_state(1)[0]) for k, s in zip(_SEED_ORDER, seeds)},
                         options={"utility_models": utility_models, "utility_repeats": utility_repeats,
-                                 "sensitive": sensitive or ()},
+                                 "sensitive": sensitive or (), "engine": engine},
                         timings={"prepare": time.perf_counter() - t0})
     _run_stages(run, progress)
     values, intervals, not_measured = _measure(run)

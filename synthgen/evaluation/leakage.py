@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ._frame import Frames
 from .base import Metric
 
-__all__ = ["MixedEncoder", "nearest", "dcr", "leakage", "row_hashes", "subset_match_probability", "COPY_TOLERANCE",
+__all__ = ["MixedEncoder", "nearest", "nearest_chunks", "dcr", "leakage", "row_hashes", "subset_match_probability", "COPY_TOLERANCE",
            "ExactCopyRate", "HoldoutCopyRate", "DcrBelowHoldoutP5", "CloserToTrainShare", "MiaAUC", "TrainCopyExcess",
            "HoldoutCopyExcess", "DcrExcess"]
 
@@ -40,6 +40,7 @@ BLOCK_ELEMENTS = 12_000_000  # distance-matrix cells per chunk (~100 MB of float
 KD_TREE_DIMS = 8  # Z columns up to which an exact k-d tree search replaces the blocked matrix product...
 KD_TREE_PAIRS = 50_000_000  # ...when there are at least this many query x reference pairs (and a bar shows)
 KD_TREE_CHUNK = 100_000  # query rows per k-d tree call (the bar moves between calls)
+DCR_TASK_ROWS = 200_000  # query rows per engine task (rounded up to whole blocks of the blocked search)
 HIST_BINS = 30
 MIA_ROWS = 2_000  # members and non-members per side (queries only; the synthetic reference is never cut)
 
@@ -296,9 +297,30 @@ def row_hashes(frames: Frames, part: str) -> np.ndarray:
     return pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
 
 
+def _nearest_task(reference: tuple[np.ndarray, np.ndarray], query: tuple[np.ndarray, np.ndarray]) -> tuple:
+    """One engine task: the nearest reference row of each row of one chunk of query rows."""
+    return nearest(query[0], query[1], reference[0], reference[1])
+
+
+def nearest_chunks(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray,
+                   engine: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """``nearest`` over chunks of query rows run by ``engine`` (``synthgen.engine``; None: in this process,
+    unchunked). Each row's result does not depend on its chunk: a chunk is a whole number of the blocked
+    search's own blocks, so every engine and worker count gives the same distances and indices."""
+    if engine is None or len(zq) == 0 or len(zr) == 0:
+        return nearest(zq, cq, zr, cr)
+    block = max(1, BLOCK_ELEMENTS // len(zr))
+    step = block * max(1, math.ceil(DCR_TASK_ROWS / block))
+    chunks = ((zq[i:i + step], cq[i:i + step]) for i in range(0, len(zq), step))
+    parts = list(engine.map(_nearest_task, chunks, shared=(zr, cr)))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def dcr(frames: Frames, query: str, reference: str, qmask: np.ndarray | None = None,
-        rmask: np.ndarray | None = None, encoder: MixedEncoder | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from each (masked) query row to its closest (masked) reference row, and that row's index."""
+        rmask: np.ndarray | None = None, encoder: MixedEncoder | None = None,
+        engine: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each (masked) query row to its closest (masked) reference row, and that row's index
+    (``engine``: run the search in chunks of query rows there, ``nearest_chunks``)."""
     enc = encoder or MixedEncoder(frames)
     qn, qc = frames.num[query], frames.cat[query]
     rn, rc = frames.num[reference], frames.cat[reference]
@@ -308,7 +330,7 @@ def dcr(frames: Frames, query: str, reference: str, qmask: np.ndarray | None = N
         rn, rc = rn[rmask], rc[rmask]
     zq, cq = enc.transform(qn, qc)
     zr, cr = enc.transform(rn, rc)
-    return nearest(zq, cq, zr, cr)
+    return nearest_chunks(zq, cq, zr, cr, engine)
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -444,8 +466,9 @@ def _chance(frames: Frames, syn_rare: np.ndarray, tr_rare: np.ndarray, ho_rare: 
     return values, ci, {"chance": details, "interval": interval}
 
 
-def leakage(frames: Frames, seed: int) -> tuple[dict[str, float], dict]:
-    """All leakage metrics and their details (DCR histograms, expected shares, attack sizes)."""
+def leakage(frames: Frames, seed: int, engine: Any = None) -> tuple[dict[str, float], dict]:
+    """All leakage metrics and their details (DCR histograms, expected shares, attack sizes); ``engine``
+    (``synthgen.engine``) runs the two searches over every synthetic row in chunks, the same result anywhere."""
     rng = np.random.default_rng(seed)
     enc = MixedEncoder(frames)
     syn_rare = frames.rare("synthetic")
@@ -455,9 +478,9 @@ def leakage(frames: Frames, seed: int) -> tuple[dict[str, float], dict]:
     copies = np.isin(h_syn, row_hashes(frames, "train"))
     ho_copies = np.isin(h_syn, row_hashes(frames, "holdout"))
     # DCR within the rare class: what the generator learned from vs what it never saw
-    d_syn, i_syn = dcr(frames, "synthetic", "train", None, tr_rare, enc)
+    d_syn, i_syn = dcr(frames, "synthetic", "train", None, tr_rare, enc, engine)
     d_ho, _ = dcr(frames, "holdout", "train", ho_rare, tr_rare, enc)
-    d_syn_ho, _ = dcr(frames, "synthetic", "holdout", None, ho_rare, enc)
+    d_syn_ho, _ = dcr(frames, "synthetic", "holdout", None, ho_rare, enc, engine)
     ho_copies |= d_syn_ho <= COPY_TOLERANCE
     p5 = _p5(d_ho)
     below = _below_p5(d_syn, d_ho, p5)

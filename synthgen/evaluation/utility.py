@@ -25,11 +25,12 @@ import math
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..engine import LocalEngine
 from ..exceptions import EvaluationError, UsageError
 from ._frame import Frames, model_matrix
 from .base import Metric
@@ -519,10 +520,17 @@ def check_repeats(repeats: int) -> int:
     return int(repeats)
 
 
+def _fit_task(d: _Data, item: tuple[str, int]) -> dict:
+    """One engine task: every option of one model family with one seed."""
+    name, seed = item
+    return _fit_options(FAMILIES[name], d, seed, name == "hgb")
+
+
 def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None,
-            repeats: int = DEFAULT_REPEATS) -> tuple[dict[str, float], dict, dict]:
+            repeats: int = DEFAULT_REPEATS, engine: Any = None) -> tuple[dict[str, float], dict, dict]:
     """The alternatives and the augmented model on holdout, for each model family (``hgb`` first: the
-    scorecard's metrics and the gate read it): metric values, details, the hgb holdout predictions."""
+    scorecard's metrics and the gate read it): metric values, details, the hgb holdout predictions.
+    ``engine`` (``synthgen.engine``; default local) runs the model fits, one task per family and seed."""
     families = resolve_models(models)
     repeats = check_repeats(repeats)
     y_ho = frames.y["holdout"].astype(int)
@@ -531,12 +539,13 @@ def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None
                               f"{MIN_HOLDOUT_RARE} to compare the alternatives (use a larger holdout)")
     rng = np.random.default_rng(seed)
     d, model_seed = _data(frames, rng)
-    plan = [(m, s) for m in families for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)]
+    plan = [(m.name, s) for m in families for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)]
     runs: dict[str, list] = {m.name: [] for m in families}
-    # a bar over the model fits on stderr, shown only on a terminal (tqdm's disable=None; TQDM_DISABLE=1: off)
+    # each (family, seed) is one task of the engine (Ray: the data goes to the object store once); a bar over
+    # them on stderr, shown only on a terminal (tqdm's disable=None; TQDM_DISABLE=1 turns it off)
     with tqdm(total=len(plan), desc="utility fits", unit="fit", file=sys.stderr, disable=None, leave=False) as bar:
-        for m, s in plan:
-            runs[m.name].append(_fit_options(m, d, s, m.name == "hgb"))
+        for (name, _), result in zip(plan, (engine or LocalEngine()).map(_fit_task, plan, shared=d)):
+            runs[name].append(result)
             bar.update(1)
     draws, brier = _bootstrap(runs, y_ho, rng, np.random.default_rng([seed, 1]))
     summaries = {name: _summary(reps, draws[name], brier[name], y_ho) for name, reps in runs.items()}
