@@ -200,8 +200,20 @@ def holdout_metrics(scores: np.ndarray, y: np.ndarray, weights: np.ndarray | Non
     w = np.ones(len(y)) if weights is None else weights
     yw = (y[order] * w[order]).astype(np.float64)
     nw = ((1 - y[order]) * w[order]).astype(np.float64)
-    tp = np.cumsum(yw)[ends]
-    fp = np.cumsum(nw)[ends]
+    return _measures(np.cumsum(yw)[ends], np.cumsum(nw)[ends], s[ends], threshold)
+
+
+def _group_ids(curve: tuple, n: int) -> np.ndarray:
+    """Each row's distinct-score group in a ``_curve`` (0 = the highest score)."""
+    order, _, s = curve
+    g = np.empty(n, dtype=np.intp)
+    g[order] = np.r_[0, np.cumsum(np.diff(s) != 0)]
+    return g
+
+
+def _measures(tp: np.ndarray, fp: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
+    """The holdout measures from the (weighted) true and false positives above each distinct score ``s``
+    (descending): what ``holdout_metrics`` computes once it has counted them."""
     P, N = tp[-1], fp[-1]
     out = dict.fromkeys(MEASURES, float("nan"))
     if P == 0 or N == 0:
@@ -213,7 +225,7 @@ def holdout_metrics(scores: np.ndarray, y: np.ndarray, weights: np.ndarray | Non
     tpr = np.r_[0.0, rec]
     out["roc_auc"] = float(np.trapezoid(tpr, fpr))
     # at the threshold: positive when score > threshold (as predict() does at 0.5)
-    k = np.searchsorted(-s[ends], -threshold, side="left")  # distinct thresholds with score > threshold
+    k = np.searchsorted(-s, -threshold, side="left")  # distinct thresholds with score > threshold
     tp5 = tp[k - 1] if k > 0 else 0.0
     fp5 = fp[k - 1] if k > 0 else 0.0
     out["recall"] = float(tp5 / P)
@@ -442,13 +454,18 @@ def _bootstrap(runs: dict[str, list[dict]], y: np.ndarray, rng: np.random.Genera
     so the interval covers the seed spread as well as the holdout's. Returns, per family, each option's
     replicate x measure array (mean over the drawn repeats) and the Brier change per replicate."""
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    curves = {name: [{o: _curve(p, y) for o, (p, _) in r["scores"].items()} for r in reps]
+    # per option, each positive's and each negative's distinct-score group: a replicate's true and false
+    # positives above each score are then sums of its draw counts per group (bincount), the same integers
+    # holdout_metrics sums in score order, without re-sorting every holdout row per option and replicate
+    groups = {name: [{o: _option_groups(_curve(p, y), pos, neg) for o, (p, _) in r["scores"].items()} for r in reps]
               for name, reps in runs.items()}
     draws = {name: {o: np.empty((BOOTSTRAP, len(MEASURES))) for o in OPTIONS} for name in runs}
     brier = {name: np.empty(BOOTSTRAP) for name in runs}
     for b in range(BOOTSTRAP):
-        w = np.bincount(rng.choice(pos, size=len(pos)), minlength=len(y)) + \
-            np.bincount(rng.choice(neg, size=len(neg)), minlength=len(y))
+        c_pos = np.bincount(rng.choice(pos, size=len(pos)), minlength=len(y))
+        c_neg = np.bincount(rng.choice(neg, size=len(neg)), minlength=len(y))
+        w = c_pos + c_neg
+        w_pos, w_neg = c_pos[pos].astype(np.float64), c_neg[neg].astype(np.float64)
         for name, reps in runs.items():
             drawn = rep_rng.integers(0, len(reps), len(reps)) if len(reps) > 1 else np.zeros(1, dtype=int)
             counts = np.bincount(drawn, minlength=len(reps))
@@ -457,7 +474,10 @@ def _bootstrap(runs: dict[str, list[dict]], y: np.ndarray, rng: np.random.Genera
             for i in np.flatnonzero(counts):
                 sc = reps[i]["scores"]
                 for o, (p, t) in sc.items():
-                    ms = holdout_metrics(p, y, w, curves[name][i][o], t)
+                    g_pos, g_neg, s_ends = groups[name][i][o]
+                    tp = np.cumsum(np.bincount(g_pos, weights=w_pos, minlength=len(s_ends)))
+                    fp = np.cumsum(np.bincount(g_neg, weights=w_neg, minlength=len(s_ends)))
+                    ms = _measures(tp, fp, s_ends, t)
                     acc[o] += counts[i] * np.array([ms[m] for m in MEASURES])
                 p_base, p_aug = sc["baseline"][0], sc["augmented"][0]
                 change += counts[i] * float(w @ ((p_aug - y) ** 2 - (p_base - y) ** 2)) / w.sum()
@@ -465,6 +485,12 @@ def _bootstrap(runs: dict[str, list[dict]], y: np.ndarray, rng: np.random.Genera
                 draws[name][o][b] = acc[o] / len(reps)
             brier[name][b] = change / len(reps)
     return draws, brier
+
+
+def _option_groups(curve: tuple, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positives' groups, negatives' groups, the distinct scores, descending) of one option's curve."""
+    g = _group_ids(curve, len(curve[0]))
+    return g[pos], g[neg], curve[2][curve[1]]
 
 
 def _summary(reps: list[dict], draws: dict, brier_draws: np.ndarray, y: np.ndarray) -> dict:
