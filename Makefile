@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	# anonymeter pins numpy<1.27 and pyarrow<22 but runs on ours (see pyproject's privacy extra)
 	$(BIN)/pip install -q --no-deps anonymeter==1.1.0
+	# smote-variants (the reference for polynom-fit-smote and prowsyn) requires tensorflow, keras and mkl, which the
+	# parts we load never import; what they do import comes with the smote-variants extra (see pyproject)
+	$(BIN)/pip install -q --no-deps smote-variants==1.0.1
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,7 +17,7 @@ def test_all_is_exact():
 def test_generator_names():
     assert synthgen.generator_names() == [
         "smote", "borderline-smote", "borderline-smote-2", "svm-smote", "adasyn", "kmeans-smote", "smote-nc",
-        "smote-n", "gaussian-copula", "ctgan", "tvae", "arf",
+        "smote-n", "polynom-fit-smote", "prowsyn", "gaussian-copula", "ctgan", "tvae", "arf",
     ]
 
 

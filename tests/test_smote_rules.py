@@ -153,7 +153,7 @@ def test_max_other_rows_takes_a_positive_whole_number_or_none(german_shared, tmp
 
     takers = [name for name, cls in GENERATORS.items() if "max_other_rows" in cls.param_names()]
     assert set(takers) == {"smote", "borderline-smote", "borderline-smote-2", "svm-smote", "adasyn",
-                           "kmeans-smote", "smote-n"}
+                           "kmeans-smote", "smote-n", "prowsyn"}
     for name in takers:
         for good in (None, 1, 5_000, np.int64(20)):
             make_generator(name, max_other_rows=good)._validate_params()

@@ -20,6 +20,7 @@ from .smote import (
     SMOTENGenerator,
     SVMSMOTEGenerator,
 )
+from .smote_variants_family import PolynomFitSMOTEGenerator, ProWSynGenerator
 
 __all__ = ["BaseGenerator", "GENERATORS", "make_generator", "generator_names"]
 
@@ -34,6 +35,8 @@ GENERATORS: dict[str, type[BaseGenerator]] = {
         KMeansSMOTEGenerator,
         SMOTENCGenerator,
         SMOTENGenerator,
+        PolynomFitSMOTEGenerator,
+        ProWSynGenerator,
         GaussianCopulaGenerator,
         CTGANGenerator,
         TVAEGenerator,
