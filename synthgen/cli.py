@@ -176,6 +176,12 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
     p.add_argument("--drop", action="append", default=[], metavar="COL",
                    help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
+    p.add_argument("--relation", action="append", default=[], metavar="TEXT",
+                   help="a relation every generated row keeps, checked on every train row: 'B = A // N', 'A <= B', "
+                        "'A -> B' (each A has one B) or 'A + B = N', e.g. \"TX_TIME_DAYS = TX_TIME_SECONDS // 86400\" "
+                        "(repeatable; relations that hold in every train row are also detected and kept)")
+    p.add_argument("--no-relations", action="store_true",
+                   help="do not detect relations between columns (declared --relation ones still apply)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
     _track_args(p)
@@ -195,6 +201,12 @@ def _add_generate(sub: Any) -> None:
     p.add_argument("--seed", type=_int, default=None, help="sampling seed (default: the model's seed)")
     p.add_argument("--label", default=None, help="which rare class, when several were fitted")
     p.add_argument("--chunk-size", type=_int, default=100_000, help="rows per written chunk (default 100000)")
+    p.add_argument("--where", action="append", default=[], metavar="COND",
+                   help="a condition every generated row meets (repeatable, all must hold): COL=VALUE, COL=A|B, "
+                        "COL>=X, COL>X, COL<X, COL<=X; e.g. --where 'Make=Honda' --where 'Age>=30' --where 'Age<50'")
+    p.add_argument("--allow-unseen", action="store_true",
+                   help="sample a condition no real rare row meets (model-based generators; the SMOTE family "
+                        "interpolates real rows and cannot)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file and its manifest")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _engine_args(p)
@@ -224,8 +236,13 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--drop", action="append", default=[], metavar="COL",
                    help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
     _utility_args(p)
+    p.add_argument("--where", action="append", default=[], metavar="COND",
+                   help="score against the real rare rows (train and holdout) that meet this condition, as "
+                        "`generate --where` takes it (repeatable, all must hold)")
     p.add_argument("--out", required=True, help="scorecard JSON to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing scorecard")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (a line per stage on stderr otherwise)")
+    _engine_args(p)
     _track_args(p)
 
 
@@ -268,6 +285,13 @@ def _add_compare(sub: Any) -> None:
     p.add_argument("--schema", metavar="FILE", help="schema JSON (e.g. an edited `inspect --json`) whose kinds override detection")
     p.add_argument("--drop", action="append", default=[], metavar="COL",
                    help="remove a column before anything else, e.g. a label-leaking code (repeatable)")
+    p.add_argument("--relation", action="append", default=[], metavar="TEXT",
+                   help="a relation every generator's rows keep, as in `synthgen fit --relation` (repeatable)")
+    p.add_argument("--no-relations", action="store_true",
+                   help="do not detect relations between columns (declared --relation ones still apply)")
+    p.add_argument("--where", action="append", default=[], metavar="COND",
+                   help="every generator samples rows meeting this condition, scored against the real rare rows "
+                        "that meet it, as `generate --where` (repeatable, all must hold)")
     _utility_args(p)
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
@@ -640,9 +664,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     params = dict(args.param)
     gen, path = fit_file(args.data, args.target, args.generator, args.out, params=params, holdout=args.holdout,
-                         seed=args.seed, column_kinds=_kinds(args), drop=args.drop, force=args.force)
+                         seed=args.seed, column_kinds=_kinds(args), drop=args.drop, force=args.force,
+                         relations=args.relation, detect_relations=not args.no_relations)
     rare = ", ".join(f"{c!r} ({gen.class_counts_[str(c)]} rows)" for c in gen.classes_)
     print(f"fitted {gen.name} on rare class {rare} of {gen.training_['rows']:,} train rows; saved to {path}")
+    kept = [f"{r['text']} ({r['source']})" for r in (gen.schema_.relations or {}).get("items", [])]
+    if kept:
+        print(f"relations kept in every generated row: {'; '.join(kept)}")
     return 0
 
 
@@ -657,7 +685,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             pass
     result = generate_file(args.model, args.n, args.out, seed=args.seed, chunk_size=args.chunk_size, label=label,
                            force=args.force, progress=not args.no_progress, trust_pickle=args.trust_pickle,
-                           engine=args.engine, workers=args.workers, ray_address=args.ray_address)
+                           engine=args.engine, workers=args.workers, ray_address=args.ray_address,
+                           where=args.where or None, allow_unseen=args.allow_unseen)
     print(f"wrote {result.rows:,} rows to {result.path} in {result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)")
     return 0
 
@@ -669,7 +698,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                           holdout=args.holdout, target=args.target, protected=args.protected, seed=args.seed,
                           column_kinds=_kinds(args), drop=args.drop, force=args.force,
                           utility_models=args.utility_models, utility_repeats=args.utility_repeats,
-                          sensitive=args.sensitive)
+                          sensitive=args.sensitive, where=args.where or None, engine=args.engine,
+                          workers=args.workers, ray_address=args.ray_address,
+                          progress=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
     subs = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in card.subscores.items())
     note = "" if card.lineage is None else f"; {_lineage_note(card.lineage)}"
     print(f"quality score {card.quality_score:.1f}/100 ({subs}); scorecard written to {args.out}{note}")
@@ -704,7 +735,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          out=Path(args.out), progress=progress, force=args.force, column_kinds=_kinds(args),
                          drop=args.drop, utility_models=args.utility_models, utility_repeats=args.utility_repeats,
                          sensitive=args.sensitive, engine=args.engine, workers=args.workers,
-                         ray_address=args.ray_address)
+                         ray_address=args.ray_address, relations=args.relation,
+                         detect_relations=not args.no_relations, where=args.where or None)
     best = result.best
     print(f"best: {best}: {result.best_reason}" if best else result.best_reason)
     amounts = result.data.get("amounts")

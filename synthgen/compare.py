@@ -54,6 +54,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from .conditions import conditions_from, matching_real_rows
 from .engine import make_engine
 from .evaluation import Scorecard, evaluate, registry
 from .evaluation.utility import ALTERNATIVE_WORDS, check_repeats, resolve_models
@@ -62,6 +63,7 @@ from .gate import load_policy
 from .io import atomic_dir, make_readable, sha256_frame
 from .models import make_generator
 from .pipeline import decide_schema, drop_columns, split_table, train_schema
+from .relations import attach, for_fit
 from .report import render_html, render_markdown
 from .schema import _py
 from .versions import synthgen_version
@@ -323,7 +325,8 @@ def _majority_warning(a: dict) -> str:
 
 
 def _score_amount(gen: Any, a: dict, seed: int, tag: str, run_id: str, tmp: Path, say: Callable[[str], None],
-                  timings: dict, evaluate: Callable[[pd.DataFrame], Any], gate_policy: Any) -> dict:
+                  timings: dict, evaluate: Callable[[pd.DataFrame], Any], gate_policy: Any,
+                  sample_opts: dict | None = None) -> dict:
     """Sample, evaluate and gate one more amount with an already fitted generator (never refitted)."""
     rows = a["rows"]
     name = f"{run_id}-n{rows}"
@@ -332,7 +335,7 @@ def _score_amount(gen: Any, a: dict, seed: int, tag: str, run_id: str, tmp: Path
     outcome: dict[str, Any]
     try:
         t0 = time.perf_counter()
-        synthetic = gen.sample(rows)
+        synthetic = gen.sample(rows, **(sample_opts or {}))
         t["sample"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         card = evaluate(synthetic)
@@ -470,6 +473,9 @@ def run_compare(
     engine: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    relations: list[str] | None = None,
+    detect_relations: bool = True,
+    where: Any = None,
 ) -> CompareResult:
     """Fit, sample, evaluate and gate every generator on one split; write index.html, compare.json,
     compare.md, scorecards/<gen>-seed<k>.json and verdicts/<gen>-seed<k>.json into ``out``.
@@ -484,6 +490,10 @@ def run_compare(
     generator and stage (``None`` for silence). ``title`` names the report (default: "synthgen compare:
     <target>"). ``engine`` 'ray' runs each generator x seed as a Ray task (``synthgen/engine.py``; one
     progress line per finished run): the results equal the local engine's, apart from timings.
+    ``relations`` (``--relation`` texts) and ``detect_relations`` (off: ``--no-relations``): the relations
+    between columns every generator keeps and the scorecards measure, as `synthgen fit` takes them.
+    ``where`` (``--where`` texts or the Python form): every generator samples rows meeting the conditions,
+    scored against the real rare rows of train and holdout that meet them (as ``evaluate --where``).
     """
 
     seeds, n, counts_asked = _asked_counts(seeds, n)
@@ -506,6 +516,15 @@ def run_compare(
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     job = _set_up(df, target, holdout, seeds, decided, n, multiples, counts_asked, progress)
+    conditions = conditions_from(where, job.schema)  # checked before any fit
+    if conditions:
+        job.sample_opts = {"where": conditions}
+        job.scored_rows = (matching_real_rows(job.train, target, conditions, what="train rows"),
+                           matching_real_rows(job.hold, target, conditions, what="holdout rows"))
+    # relations checked once, before any fit (a fit's failure is recorded, not raised); each fit keeps them
+    job.fit_opts = {"relations": list(relations or []), "detect_relations": bool(detect_relations)}
+    job.schema = attach(job.schema, for_fit(job.train, job.schema, relations or (), detect_relations=detect_relations),
+                        detected=detect_relations)
     job.params = {g: dict((params or {}).get(g) or {}) for g in generators}
     job.protected, job.utility_opts, job.gate_policy = list(protected or []), utility_opts, gate_policy
     total = len(generators) * len(seeds)
@@ -519,6 +538,8 @@ def run_compare(
         else:
             _run_on(runner, job, pairs, tmp)
         settings = _settings_section(job, generators, seeds, n, multiples, holdout, drop, decided)
+        if conditions:
+            settings["where"] = conditions.texts()
         data = _document(job, df, title, generators, seeds, multiples is not None, settings, started)
         result = CompareResult(data=data, out=out, scorecards=job.scorecards, verdicts=job.verdicts)
         job.say("writing compare.json, compare.md and index.html")
@@ -584,6 +605,9 @@ class _Job:
     plan: list[dict]
     say: Callable[[str], None]
     params: dict[str, dict] = field(default_factory=dict)
+    fit_opts: dict = field(default_factory=dict)  # relations, detect_relations: BaseGenerator.fit's options
+    sample_opts: dict = field(default_factory=dict)  # where: BaseGenerator.sample's conditions
+    scored_rows: tuple | None = None  # (train, holdout) the scores use: with --where, the matching rare rows
     protected: list[str] = field(default_factory=list)
     utility_opts: dict = field(default_factory=dict)
     gate_policy: Any = None
@@ -595,7 +619,8 @@ class _Job:
 
     def evaluate(self, synthetic: pd.DataFrame, seed: int) -> Any:
         """Score synthetic rows against the real holdout, as every run of this comparison does."""
-        return evaluate(self.train, self.hold, synthetic, target=self.target, protected=self.protected or None,
+        train, hold = self.scored_rows or (self.train, self.hold)
+        return evaluate(train, hold, synthetic, target=self.target, protected=self.protected or None,
                         random_state=seed, schema=self.schema, **self.utility_opts)
 
 
@@ -642,8 +667,8 @@ def _run_one(job: _Job, gen_name: str, seed: int, tag: str, tmp: Path) -> None:
     try:
         gen = step("fit", f"fit on {job.rare_train:,} rare rows of {len(job.train):,} train rows",
                    lambda: make_generator(gen_name, **job.params[gen_name], random_state=seed)
-                   .fit(job.train, target=job.target, schema=job.schema))
-        synthetic = step("sample", f"sample {job.n_rows:,} rows{main_txt}", lambda: gen.sample(job.n_rows))
+                   .fit(job.train, target=job.target, schema=job.schema, **job.fit_opts))
+        synthetic = step("sample", f"sample {job.n_rows:,} rows{main_txt}", lambda: gen.sample(job.n_rows, **job.sample_opts))
         card = step("evaluate", "evaluate against the real holdout", lambda: job.evaluate(synthetic, seed))
         verdict = step("gate", f"gate with policy '{policy.name or policy.path}'", lambda: policy.check(card))
     except Exception as exc:  # noqa: BLE001 - a failing generator must not stop the others
@@ -669,7 +694,7 @@ def _run_one(job: _Job, gen_name: str, seed: int, tag: str, tmp: Path) -> None:
         for a in job.plan[1:]:
             job.scored[(gen_name, seed, a["rows"])] = _score_amount(
                 gen, a, seed, tag, run_id, tmp, job.say, job.timings,
-                lambda synthetic: job.evaluate(synthetic, seed), policy)
+                lambda synthetic: job.evaluate(synthetic, seed), policy, job.sample_opts)
 
 
 def _run_task(job: _Job, item: tuple[str, int, str, str]) -> dict:

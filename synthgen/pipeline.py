@@ -11,12 +11,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import audit, lineage, tracking
+from .conditions import conditions_from, matching_real_rows
 from .drift import profile
 from .evaluation import Scorecard, evaluate
 from .evaluation.utility import check_repeats, resolve_models
@@ -33,7 +34,7 @@ from .store import load, read_manifest
 from .versions import library_versions
 
 __all__ = [
-    "split_table", "fit_table", "fit_file", "generate_file", "rebuild_split", "evaluate_files", "gate_file",
+    "split_table", "fit_table", "FitResult", "fit_file", "generate_file", "rebuild_split", "evaluate_files", "gate_file",
     "GenerateResult", "decide_schema", "train_schema", "drop_columns",
     "observed",
 ]
@@ -118,6 +119,20 @@ def _positions_sha256(hold: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(hold, dtype="<i8").tobytes()).hexdigest()
 
 
+@dataclass
+class FitResult:
+    """What ``fit_table`` made: the fitted generator, the split record and the train and holdout rows (after
+    ``drop``). Unpacks as ``gen, record = fit_table(...)``, the two items it returned before."""
+
+    generator: BaseGenerator
+    record: dict
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.generator, self.record))
+
+
 def fit_table(
     df: pd.DataFrame,
     target: str,
@@ -129,11 +144,15 @@ def fit_table(
     column_kinds: dict[str, str] | None = None,
     classes: list | None = None,
     drop: list[str] | None = None,
-) -> tuple[BaseGenerator, dict]:
-    """Split ``df`` and fit a generator on the train part only; return it and the split record.
+    relations: list | None = None,
+    detect_relations: bool = True,
+) -> FitResult:
+    """Split ``df`` and fit a generator on the train part only; return it, the split record and the rows.
 
     Column kinds are decided once on the whole table (``decide_schema``), before the split, so a
     column's kind never depends on which rows landed in train; ``drop`` columns are removed first.
+    Relations between columns are detected on train (unless ``detect_relations`` is False) and
+    ``relations`` (``--relation`` texts) checked on it; the model keeps both (``BaseGenerator.fit``).
     """
     target_counts(df, target)  # target present, labelled, two classes or more: checked before splitting
     df = drop_columns(df, drop, target)
@@ -142,10 +161,11 @@ def fit_table(
     gen = make_generator(generator, **(params or {})) if isinstance(generator, str) else generator
     if gen.random_state is None:
         gen.set_params(random_state=seed)
-    train, _, record = split_table(df, target, holdout, seed)
-    gen.fit(train, target=target, classes=classes, schema=train_schema(train, decided))
+    train, hold, record = split_table(df, target, holdout, seed)
+    gen.fit(train, target=target, classes=classes, schema=train_schema(train, decided), relations=relations,
+            detect_relations=detect_relations)
     record["dropped_columns"] = list(drop or [])
-    return gen, record
+    return FitResult(gen, record, train, hold)
 
 
 def fit_file(
@@ -160,16 +180,17 @@ def fit_file(
     column_kinds: dict[str, str] | None = None,
     drop: list[str] | None = None,
     force: bool = False,
+    relations: list[str] | None = None,
+    detect_relations: bool = True,
 ) -> tuple[BaseGenerator, Path]:
     """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage and the
-    drift profile of the train rows (bins and shares, no rows: `synthgen drift MODEL_DIR CURRENT`)."""
+    drift profile of the train rows (bins and shares, no rows: `synthgen drift MODEL_DIR CURRENT`);
+    ``relations`` (``--relation``) and ``detect_relations`` (off: ``--no-relations``) as in ``fit_table``."""
     check_output(out, force=force)  # fail before the (possibly long) fit
     df = read_table(data)
-    gen, record = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds,
-                            drop=drop)
-    in_train = np.ones(len(df), dtype=bool)
-    in_train[np.asarray(record["holdout_positions"], dtype=np.int64)] = False
-    train = drop_columns(df, drop, target).iloc[np.flatnonzero(in_train)]  # the rows the model learned from
+    fitted = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds,
+                       drop=drop, relations=relations, detect_relations=detect_relations)
+    gen, record, train = fitted.generator, fitted.record, fitted.train  # train: the rows the model learned from
     extra = {
         "training_data": {"file": str(Path(data).resolve()), "file_sha256": sha256_file(data), "table_rows": len(df)},
         "split": record,
@@ -203,6 +224,8 @@ def generate_file(
     engine: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    where: Any = None,
+    allow_unseen: bool = False,
 ) -> GenerateResult:
     """`synthgen generate`: stream n rows from a saved model to CSV/Parquet in bounded memory, atomically.
 
@@ -212,21 +235,24 @@ def generate_file(
     place together or neither. ``engine`` 'ray' samples the blocks as Ray tasks (``synthgen/engine.py``);
     each block is seeded by its index, so the rows, and the bytes written, equal the local engine's.
     ``trust_pickle``: load a model folder whose payload is a pickle (written by an older synthgen, or
-    SDV's copula); unpickling runs code from the folder, so only for a folder you trust."""
+    SDV's copula); unpickling runs code from the folder, so only for a folder you trust.
+    ``where`` (``--where`` texts or the Python form) and ``allow_unseen``: conditions every row meets
+    (``BaseGenerator.sample``), recorded in the lineage manifest's ``generation.where``."""
     n = positive_int(n, "n")
     chunk_size = positive_int(chunk_size, "chunk_size")
     out, side = Path(out), lineage.manifest_path(out)
     folder = is_dataset_folder(out)
     for path in (out, side):
         check_output(path, force=force)
-    if folder and out.exists() and any(p.name != "_SUCCESS" and not p.name.startswith("part-") for p in out.iterdir()):
+    if folder and out.exists() and any(not p.name.startswith("part-") for p in out.iterdir()):
         raise UsageError(f"output '{out}' is a folder that synthgen did not write; name a new folder or a file")
     if side.is_dir():
         raise UsageError(f"output '{side}' is a folder; name a file")
     gen = load(model, trust_pickle=trust_pickle)
     model_sha = lineage.model_manifest_sha256(model)
     used_seed = gen.seed_ if seed is None else resolve_seed(seed)  # the rows iter_sample(seed) gives
-    blocks = gen.sample_blocks(n, label, random_state=used_seed)
+    blocks = gen.sample_blocks(n, label, where=where, allow_unseen=allow_unseen, random_state=used_seed)
+    conditions = blocks[0].where if blocks else None
     start = time.perf_counter()
     # the lineage manifest and the table are renamed into place together, the table last: never one alone
     with make_engine(engine, workers=workers, address=ray_address) as runner, \
@@ -240,6 +266,8 @@ def generate_file(
             model=model, model_manifest_sha256=model_sha, generator=gen.name, n=n, seed=used_seed,
             seed_source="model" if seed is None else "given", chunk_size=chunk_size, label=label, fmt=fmt,
             engine=engine)
+        if conditions:
+            record["generation"].update(where=conditions.texts(), allow_unseen=bool(allow_unseen))
         lineage.write_record(side_tmp, record, target=side)
     return GenerateResult(out, rows, time.perf_counter() - start)
 
@@ -361,9 +389,22 @@ def evaluate_files(
     utility_models: list[str] | None = None,
     utility_repeats: int = 3,
     sensitive: list[str] | None = None,
+    where: Any = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ):
     """`synthgen evaluate`: score a synthetic file against real train/holdout files, or against the
     split a model recorded (rebuilt from DATA, which must hash to the manifest's data sha256).
+
+    ``engine`` 'ray' runs the DCR searches over the synthetic rows in chunks and the utility fits as Ray
+    tasks (``evaluation.evaluate``); the scorecard is the local engine's, byte for byte. ``progress`` gets a
+    line as each step starts and ends.
+
+    ``where`` (``--where`` texts or the Python form): the real rare rows of train and holdout that do not
+    meet the conditions are left out (``synthgen.conditions.matching_real_rows``), so conditioned
+    synthetic rows are scored against the real rows of the same pattern.
 
     With a model, the model's schema is used as it is (``column_kinds`` may only repeat it); with
     files, kinds are decided once on train and holdout together. ``drop`` columns leave every frame.
@@ -371,9 +412,19 @@ def evaluate_files(
     check_output(out, force=force)
     resolve_models(utility_models)  # a bad name or count fails before any file is read
     check_repeats(utility_repeats)
+    if model is not None and data is None:
+        raise UsageError("evaluate MODEL_DIR needs --data DATA (the table the model was fitted on)")
+    with make_engine(engine, workers=workers, address=ray_address) as runner:  # an unreachable Ray: before any work
+        card = _evaluate_files(out, synthetic, model, data, train, holdout, target, protected, seed, column_kinds, drop,
+                               utility_models, utility_repeats, sensitive, where, runner, progress)
+    card.save(out, force=force)
+    return card
+
+
+def _evaluate_files(out, synthetic, model, data, train, holdout, target, protected, seed, column_kinds, drop,
+                    utility_models, utility_repeats, sensitive, where, runner, progress):
+    """The body of ``evaluate_files``, on an open engine: read, split, filter, score."""
     if model is not None:
-        if data is None:
-            raise UsageError("evaluate MODEL_DIR needs --data DATA (the table the model was fitted on)")
         real_train, real_holdout, manifest = rebuild_split(model, data)
         if target is not None and target != manifest["target"]:
             raise UsageError(f"--target '{target}' differs from the model's target '{manifest['target']}'")
@@ -396,14 +447,25 @@ def evaluate_files(
         both = pd.concat([real_train, real_holdout], ignore_index=True)
         schema = train_schema(real_train, decide_schema(both, target, column_kinds))
     else:
-        schema = Schema(columns=[c for c in schema.columns if c.name not in set(drop or [])], target=schema.target,
-                        notes=schema.notes)
+        dropped = set(drop or [])
+        schema = Schema(columns=[c for c in schema.columns if c.name not in dropped], target=schema.target,
+                        notes=schema.notes, relations=_relations_without(schema.relations, dropped))
+    conditions = conditions_from(where, schema)
+    real_train = matching_real_rows(real_train, target, conditions, what="train rows")
+    real_holdout = matching_real_rows(real_holdout, target, conditions, what="holdout rows")
     card = evaluate(real_train, real_holdout, rows, target=target, protected=protected or None,
                     random_state=seed, schema=schema, utility_models=utility_models, utility_repeats=utility_repeats,
-                    sensitive=sensitive)
+                    sensitive=sensitive, progress=progress, engine=runner)
     card.lineage = provenance  # None without a lineage manifest: the scorecard is then as before
-    card.save(out, force=force)
     return card
+
+
+def _relations_without(relations: dict | None, dropped: set[str]) -> dict | None:
+    """A model's stored relations less those that tie a dropped column."""
+    if not relations or not dropped:
+        return relations
+    items = [r for r in relations.get("items") or [] if not dropped & set(r.get("columns") or [])]
+    return {**relations, "items": items}
 
 
 def _model_schema(model: str | Path, manifest: dict, column_kinds: dict[str, str] | None) -> Schema:

@@ -26,9 +26,8 @@ from .evaluation.utility import check_repeats, resolve_models
 from .exceptions import ModelStoreError, UsageError
 from .gate import Verdict, load_policy
 from .io import TableWriter, atomic_paths, check_output, read_table, sha256_file, table_format
-from .models import make_generator
 from .models.base import positive_int
-from .pipeline import decide_schema, drop_columns, split_table, train_schema
+from .pipeline import fit_table
 from .store import load, read_manifest, verify_payload, write_model
 
 __all__ = ["refresh_model", "RefreshResult", "REFRESH_FOLDER"]
@@ -93,8 +92,11 @@ def _parent(model: Path) -> dict:
                               "refit it with `synthgen fit` to refresh it")
     target = manifest["target"]
     kinds = {c["name"]: c["kind"] for c in manifest["schema"]["columns"] if c["name"] != target}
+    kept = manifest["schema"].get("relations") or {}  # absent in models fitted before relations were kept
+    declared = [r["text"] for r in kept.get("items") or [] if r.get("source") == "declared"]
     return {"manifest": manifest, "target": target, "kinds": kinds, "fraction": split["holdout_fraction"],
-            "seed": split["seed"], "dropped": list(split.get("dropped_columns") or [])}
+            "seed": split["seed"], "dropped": list(split.get("dropped_columns") or []), "relations": declared,
+            "detect_relations": bool(kept.get("detected", True))}
 
 
 def _check_outputs(model: Path, data: Path, out: Path, synthetic: Path, force: bool) -> Path:
@@ -146,7 +148,8 @@ def refresh_model(model: str | Path, data: str | Path, out: str | Path, syntheti
         "parent": sha256_file(model / "manifest.json"),
         "parent_path": str(model.resolve()),
         "drift": _drift_summary(report),
-        "refresh": {"reason": "drift" if report["drift"] else "always", "data": str(data.resolve())},
+        "refresh": {"reason": "drift" if report["drift"] else "always", "data": str(data.resolve()),
+                    "folder": REFRESH_FOLDER},
     }
     result = RefreshResult("", "drift" if report["drift"] else "always", report, model=out, synthetic=synthetic)
     with atomic_paths(out, side, synthetic, force=force, folders=(out,)) as (model_tmp, side_tmp, synthetic_tmp):
@@ -170,15 +173,15 @@ def refresh_model(model: str | Path, data: str | Path, out: str | Path, syntheti
 
 
 def _refit(df: pd.DataFrame, parent: dict) -> tuple[Any, pd.DataFrame, pd.DataFrame, dict]:
-    """The parent's generator and parameters, fitted on ``df``'s train rows under the parent's split rule."""
-    manifest, target = parent["manifest"], parent["target"]
-    df = drop_columns(df, parent["dropped"], target, source="--data")
-    decided = decide_schema(df, target, parent["kinds"])
-    train, holdout, record = split_table(df, target, parent["fraction"], parent["seed"])
-    gen = make_generator(manifest["generator"], **manifest["params"])
-    gen.fit(train, target=target, schema=train_schema(train, decided))
-    record["dropped_columns"] = parent["dropped"]
-    return gen, train, holdout, record
+    """The parent's generator and parameters, fitted on ``df``'s train rows under the parent's split rule
+    (``pipeline.fit_table``), keeping the parent's relations: its declared ones checked again on the new train
+    rows, its detected ones detected again (unless the parent was fitted with detection off)."""
+    manifest = parent["manifest"]
+    fitted = fit_table(df, parent["target"], manifest["generator"], params=manifest["params"],
+                       holdout=parent["fraction"], seed=parent["seed"], column_kinds=parent["kinds"],
+                       drop=parent["dropped"], relations=parent["relations"],
+                       detect_relations=parent["detect_relations"])
+    return fitted.generator, fitted.train, fitted.holdout, fitted.record
 
 
 def _generate(model_tmp: Path, model_final: Path, synthetic: Path, synthetic_tmp: Path, n: int,

@@ -15,10 +15,14 @@ present, on enough rows to mean something (``MIN_ROWS``), and is not trivial (or
 whose ranges never overlap; a fixed combination whose source is unique per row). ``enforce`` repairs
 generated rows so they hold 100% (order: swap the pair; the rest: recompute the dependent column from
 its source), and ``kept_share`` measures, for the scorecard, the share of rows that keep each relation.
+
+A fitted model keeps its relations in its schema (``Schema.relations``, plain dicts): ``for_fit`` finds and
+checks them at fit, ``attach`` stores them, ``stored`` reads them back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -28,10 +32,11 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .exceptions import UsageError
-from .schema import ColumnKind, Schema
+from .exceptions import GeneratorError, UsageError
+from .schema import ColumnKind, Schema, _py
 
-__all__ = ["Relation", "detect", "parse_relation", "enforce", "kept_share", "MIN_ROWS"]
+__all__ = ["Relation", "detect", "parse_relation", "check_relation", "enforce", "kept_share", "MIN_ROWS",
+           "for_fit", "attach", "stored"]
 
 MIN_ROWS = 30  # rows with both values present that a detected relation must hold on
 _MAX_FIXED_VALUES = 200  # a fixed combination's source has at most this many values...
@@ -63,14 +68,16 @@ class Relation:
         return f"{' + '.join(self.columns)} = {_num(self.constant)}"
 
     def to_dict(self) -> dict:
+        """JSON-ready fields (mapping as [source, dependent] pairs) plus the text form."""
         out = asdict(self)
         out["columns"] = list(self.columns)
-        out["mapping"] = None if self.mapping is None else [list(p) for p in self.mapping]
+        out["mapping"] = None if self.mapping is None else [[_py(a), _py(b)] for a, b in self.mapping]
         out["text"] = self.text()
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Relation":
+        """The relation ``to_dict`` wrote."""
         mapping = data.get("mapping")
         return cls(kind=data["kind"], columns=tuple(data["columns"]), constant=data.get("constant"),
                    mapping=None if mapping is None else tuple((a, b) for a, b in mapping),
@@ -223,11 +230,7 @@ def parse_relation(text: str, df: pd.DataFrame, schema: Schema) -> Relation:
     """A ``--relation`` text as a Relation, checked against ``df``'s columns and rows (one-line errors)."""
     def column(name: str) -> str:
         name = name.strip()
-        if name not in df.columns:
-            raise UsageError(f"--relation {text!r}: column '{name}' is not in the table")
-        if name not in schema or not schema[name].kind.is_modelled:
-            raise UsageError(f"--relation {text!r}: column '{name}' is not modelled ({schema[name].kind.value}); "
-                             "relations tie modelled columns")
+        _check_column(text, name, df, schema)
         return name
 
     if m := _FLOORDIV.match(text):
@@ -247,11 +250,80 @@ def parse_relation(text: str, df: pd.DataFrame, schema: Schema) -> Relation:
                        source="declared")
     else:
         raise UsageError(f"--relation {text!r}: expected 'B = A // N', 'A <= B', 'A -> B' or 'A + B = N'")
-    share = kept_share(df, schema, [rel])[rel.text()]
-    if share < 1.0:
-        raise UsageError(f"--relation {text!r}: {1 - share:.2%} of the real rows break it; a relation must hold "
-                         "in every real row")
+    return check_relation(rel, df, schema, text)
+
+
+def _check_column(text: str, name: str, df: pd.DataFrame, schema: Schema) -> None:
+    if name not in df.columns or name not in schema:
+        raise UsageError(f"--relation {text!r}: column '{name}' is not in the table")
+    if name == schema.target:
+        raise UsageError(f"--relation {text!r}: column '{name}' is the target; relations tie feature columns")
+    if not schema[name].kind.is_modelled:
+        raise UsageError(f"--relation {text!r}: column '{name}' is not modelled ({schema[name].kind.value}); "
+                         "relations tie modelled columns")
+
+
+_NUMBERS = (ColumnKind.INTEGER, ColumnKind.CONTINUOUS)
+_KIND_RULES = {  # relation kind -> (does it fit the columns' kinds, what it needs)
+    "floordiv": (lambda k: k[0] in _NUMBERS and k[-1] == ColumnKind.INTEGER,
+                 "a number column divided into a whole-number (integer) column"),
+    "order": (lambda k: all(x in _NUMBERS for x in k) or all(x == ColumnKind.DATETIME for x in k),
+              "two number columns or two date columns"),
+    "sum": (lambda k: all(x in _NUMBERS for x in k), "number columns"),
+    "fixed": (lambda k: k[0].is_categorical or k[0] == ColumnKind.INTEGER,
+              "a category, boolean or whole-number source column"),
+}
+
+
+def check_relation(rel: Relation, df: pd.DataFrame, schema: Schema, text: str | None = None) -> Relation:
+    """``rel`` after checking its columns (present, modelled, of kinds it fits) and that every row of ``df``
+    keeps it; a UsageError names the problem (how many rows break it, and the first)."""
+    text = rel.text() if text is None else text
+    for name in rel.columns:
+        _check_column(text, name, df, schema)
+    kinds = [schema[c].kind for c in rel.columns]
+    fits, needs = _KIND_RULES[rel.kind]
+    if not fits(kinds):
+        found = ", ".join(f"'{c}' is {k.value}" for c, k in zip(rel.columns, kinds))
+        raise UsageError(f"--relation {text!r}: relation kind '{rel.kind}' needs {needs}; {found}")
+    broken = ~_holds(df, schema, rel)
+    if broken.any():
+        first = int(np.flatnonzero(broken)[0])
+        values = ", ".join(f"{c}={_py(df[c].iloc[first])!r}" for c in dict.fromkeys(rel.columns))
+        raise UsageError(f"--relation {text!r}: {int(broken.sum()):,} of {len(df):,} real rows break it (first: "
+                         f"row {_py(df.index[first])}, {values}); a relation must hold in every real row")
     return rel
+
+
+# ----------------------------------------------------------------------------- kept by a model
+
+def for_fit(df: pd.DataFrame, schema: Schema, declared: Iterable[Relation | str] = (), *,
+            detect_relations: bool = True) -> list[Relation]:
+    """The relations a fit keeps: those ``detect`` finds in ``df`` (unless ``detect_relations`` is False),
+    then the declared ones (``--relation`` texts or Relations, checked on ``df``); a declared relation replaces
+    a detected one of the same text."""
+    found = {r.text(): r for r in (detect(df, schema) if detect_relations else [])}
+    for item in declared or ():
+        if isinstance(item, Relation):
+            rel = check_relation(dataclasses.replace(item, source="declared"), df, schema)
+        elif isinstance(item, str):
+            rel = parse_relation(item, df, schema)
+        else:
+            raise UsageError(f"relations: expected Relation objects or --relation texts, got {type(item).__name__}")
+        found.pop(rel.text(), None)
+        found[rel.text()] = rel
+    return list(found.values())
+
+
+def attach(schema: Schema, relations: Sequence[Relation], *, detected: bool = True) -> Schema:
+    """A copy of ``schema`` that keeps ``relations`` (``detected``: whether detection was on at fit)."""
+    return dataclasses.replace(schema, relations={"detected": bool(detected),
+                                                  "items": [r.to_dict() for r in relations]})
+
+
+def stored(schema: Schema) -> list[Relation]:
+    """The relations a schema keeps (none for a schema that never looked for them)."""
+    return [Relation.from_dict(d) for d in ((schema.relations or {}).get("items") or [])]
 
 
 # ----------------------------------------------------------------------------- keep and measure
@@ -284,37 +356,64 @@ def kept_share(df: pd.DataFrame, schema: Schema, relations: Sequence[Relation]) 
 
 def enforce(df: pd.DataFrame, schema: Schema, relations: Iterable[Relation]) -> pd.DataFrame:
     """Generated rows repaired to keep every relation: order pairs swapped where broken, then each
-    dependent column (floordiv, fixed, sum: the last column) recomputed from its source(s)."""
+    dependent column (floordiv, fixed, sum: the last column) recomputed from its source(s); repeated while a
+    repair broke another relation (at most ``_ROUNDS`` times). Columns keep their dtypes; a row missing a
+    needed value is left as it is. The caller's frame is never changed."""
     relations = list(relations)
     if not relations or len(df) == 0:
         return df
     out = df.copy()
-    for rel in (r for r in relations if r.kind == "order"):
-        a, b = rel.columns
-        bad = ~_holds(out, schema, rel)
-        if bad.any():
-            idx = out.index[bad]
-            out.loc[idx, [a, b]] = out.loc[idx, [b, a]].to_numpy()
-    for rel in (r for r in relations if r.kind != "order"):
-        dep = rel.columns[-1]
-        if rel.kind == "fixed":
-            mapped = out[rel.columns[0]].map(dict(rel.mapping or ()))
-            value = mapped.where(mapped.notna(), out[dep])
-        elif rel.kind == "floordiv":
-            value = np.floor(_values(out, schema, rel.columns[0]) / rel.constant)
-        else:
-            value = rel.constant - np.sum(np.vstack([_values(out, schema, c) for c in rel.columns[:-1]]), axis=0)
-        out[dep] = _cast_like(value, df[dep])
-    return out
+    for _ in range(_ROUNDS):
+        for rel in (r for r in relations if r.kind == "order"):
+            _swap(out, schema, rel)
+        for rel in (r for r in relations if r.kind != "order"):
+            _recompute(out, schema, rel)
+        broken = [r.text() for r in relations if not _holds(out, schema, r).all()]
+        if not broken:
+            return out
+    raise GeneratorError(f"relation {', '.join(broken)} still broken in generated rows after {_ROUNDS} repair passes: "
+                         "the kept relations contradict each other; declare fewer (--relation) or turn detection off "
+                         "(--no-relations)")
+
+
+_ROUNDS = 3  # repair passes before relations that undo each other are reported
+
+
+def _swap(out: pd.DataFrame, schema: Schema, rel: Relation) -> None:
+    """``A <= B``: swap A and B in the rows that break it (in place, each column in its own dtype)."""
+    a, b = rel.columns
+    bad = ~_holds(out, schema, rel)
+    if bad.any():
+        va, vb = out[a].to_numpy(dtype=object), out[b].to_numpy(dtype=object)
+        out[a] = _cast_like(np.where(bad, vb, va), out[a])
+        out[b] = _cast_like(np.where(bad, va, vb), out[b])
+
+
+def _recompute(out: pd.DataFrame, schema: Schema, rel: Relation) -> None:
+    """The dependent (last) column recomputed from its source(s) (in place) where it holds a value: a missing
+    dependent stays missing (its missing share is the model's), a missing result keeps the old value."""
+    dep = rel.columns[-1]
+    if rel.kind == "fixed":
+        value = out[rel.columns[0]].map(dict(rel.mapping or ()))
+    elif rel.kind == "floordiv":
+        value = pd.Series(np.floor(_values(out, schema, rel.columns[0]) / rel.constant), index=out.index)
+    else:
+        total = np.sum(np.vstack([_values(out, schema, c) for c in rel.columns[:-1]]), axis=0)
+        value = pd.Series(rel.constant - total, index=out.index)
+    keep = value.isna().to_numpy() | out[dep].isna().to_numpy()
+    if keep.all():
+        return
+    merged = np.where(keep, out[dep].to_numpy(dtype=object), value.to_numpy(dtype=object))
+    out[dep] = _cast_like(merged, out[dep])
 
 
 def _cast_like(value: Any, like: pd.Series) -> pd.Series:
-    """``value`` in ``like``'s dtype (whole numbers stay whole; missing stays missing)."""
+    """``value`` in ``like``'s dtype (whole numbers rounded, so they stay whole; missing stays missing)."""
     series = pd.Series(value, index=like.index)
-    if pd.api.types.is_integer_dtype(like.dtype) and not series.isna().any():
-        return series.round().astype(like.dtype)
-    if pd.api.types.is_bool_dtype(like.dtype) and not series.isna().any():
-        return series.astype(bool)
+    if pd.api.types.is_integer_dtype(like.dtype) or pd.api.types.is_float_dtype(like.dtype):
+        series = pd.to_numeric(series, errors="coerce")
+        if pd.api.types.is_integer_dtype(like.dtype):
+            series = series.round()
     try:
         return series.astype(like.dtype)
     except (TypeError, ValueError):

@@ -152,6 +152,10 @@ class Schema:
     target: str | None = None
     notes: list[str] = field(default_factory=list)
     version: int = SCHEMA_VERSION
+    #: relations between columns a fitted model keeps (``synthgen/relations.py`` reads and writes them):
+    #: ``{"detected": bool, "items": [Relation.to_dict(), ...]}``; None: never looked for (plain dicts here, so
+    #: this module needs nothing from relations.py)
+    relations: dict | None = None
 
     # ------------------------------------------------------------------ access
     @property
@@ -328,6 +332,7 @@ class Schema:
             "target": self.target,
             "columns": [c.to_dict() for c in self.columns],
             "notes": list(self.notes),
+            **({"relations": self.relations} if self.relations is not None else {}),
         }
 
     @classmethod
@@ -341,6 +346,7 @@ class Schema:
             columns=[ColumnSpec.from_dict(c) for c in data["columns"]],
             target=data.get("target"),
             notes=list(data.get("notes", [])),
+            relations=data.get("relations"),  # absent in schemas written before relations were kept
         )
 
     def to_json(self, indent: int | None = 2) -> str:

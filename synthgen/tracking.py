@@ -22,7 +22,7 @@ How it works, so that tracking can never change a result:
 
 Nothing here knows a command by name: a command only declares its input and output paths
 (``cli._AUDIT_PATHS``) and the tracking flags; what is logged follows from the files (a model folder
-written by ``refresh`` brings its ``refresh/`` drift report, scorecard and verdict).
+written by ``refresh`` brings the drift report, scorecard and verdict of the folder its manifest names).
 """
 
 from __future__ import annotations
@@ -417,8 +417,9 @@ def describe(job: dict) -> dict:
             output = role == "output"
             if kind == "model":
                 _model(rec, data, path, output)
-                if output:
-                    _refresh(rec, path / "refresh")
+                refreshed = data.get("refresh") if output else None
+                if isinstance(refreshed, dict):  # written by `synthgen refresh`: its folder of reports
+                    _refresh(rec, path / str(refreshed.get("folder", "refresh")))
             elif kind == "synthetic":
                 _synthetic(rec, data, path, output)
             elif kind == "scorecard":

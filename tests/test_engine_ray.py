@@ -65,6 +65,12 @@ def test_an_address_nobody_answers_is_refused_at_once(model, tmp_path, capsys):
     assert code == 2 and "\n" not in err  # Ray's own client would retry that address for minutes
     assert "--ray-address '127.0.0.1:9': no Ray cluster answers there" in err
     assert not (tmp_path / "x.csv").exists() and not ray.is_initialized()
+    code = main(["evaluate", str(model), "--data", str(model.parent / "german.csv"), "--synthetic", str(tmp_path / "x.csv"),
+                 "--out", str(tmp_path / "card.json"), "--engine", "ray", "--ray-address", "127.0.0.1:9"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.endswith("--ray-address '127.0.0.1:9': no Ray cluster answers there (Connection refused); "
+                                      "start one with `ray start --head` or leave the address out for a local Ray")
+    assert "\n" not in err and not (tmp_path / "card.json").exists() and not ray.is_initialized()
 
 
 @pytest.mark.parametrize("name", ["rows.csv", "rows.parquet"])
@@ -170,3 +176,18 @@ def test_ray_evaluate_gives_the_local_scorecard(local_ray, monkeypatch):
     with make_engine("local") as engine:
         assert card(engine) == on_ray
     assert card(None) == on_ray
+
+
+def test_cli_evaluate_on_ray_writes_the_local_scorecard(model, local_ray, tmp_path, capsys):
+    data = model.parent / "german.csv"
+    syn = tmp_path / "syn.csv"
+    assert main(["generate", str(model), "-n", "300", "--out", str(syn), "--no-progress"]) == 0
+    common = ["evaluate", str(model), "--data", str(data), "--synthetic", str(syn), "--utility-repeats", "1"]
+    assert main([*common, "--out", str(tmp_path / "local.json")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("evaluate:")]
+    assert lines[0] == "evaluate: realism (1/5)..." and lines[-1].startswith("evaluate: fairness skipped")
+    assert len(lines) == 10
+    assert main([*common, "--out", str(tmp_path / "ray.json"), "--engine", "ray", "--ray-address", local_ray,
+                 "--quiet"]) == 0
+    assert "evaluate:" not in capsys.readouterr().err
+    assert sha(tmp_path / "ray.json") == sha(tmp_path / "local.json")

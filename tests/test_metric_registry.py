@@ -61,7 +61,7 @@ def with_toy(monkeypatch):
 # ----------------------------------------------------------------------- the registry itself
 def test_registry_is_one_explicit_list():
     assert isinstance(registry.METRICS, list) and all(isinstance(m, Metric) for m in registry.METRICS)
-    assert len(registry.METRICS) == 34 and len(registry.by_name()) == 34  # names are unique
+    assert len(registry.METRICS) == 35 and len(registry.by_name()) == 35  # names are unique
     assert set(METRICS) == set(registry.by_name()) and METRICS["leakage.mia_auc"] is registry.get("leakage.mia_auc")
     stages = {name for name, _ in STAGES}
     subs = {s.name for s in registry.SUBSCORES}

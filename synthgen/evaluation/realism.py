@@ -19,12 +19,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from ..relations import detect as detect_relations
+from ..relations import kept_share, stored
 from ._frame import Frames, model_matrix, omp_threads
 from .base import Metric, nan_to_none
 
 __all__ = ["realism", "column_shapes", "column_pairs", "detection", "unseen_categories", "ks_statistic", "noise_reference",
            "REAL_CORRELATION_THRESHOLD", "REAL_ASSOCIATION_THRESHOLD", "ColumnShapes", "ColumnPairs", "DetectionAUC",
-           "UnseenCategoryRate"]
+           "UnseenCategoryRate", "RelationsKept", "relations_kept"]
 
 # SDMetrics QualityReport defaults: a pair counts only when the real data shows a trend to keep
 REAL_CORRELATION_THRESHOLD = 0.5
@@ -103,6 +105,23 @@ class UnseenCategoryRate(Metric):
     name = "realism.unseen_category_rate"
     goal, range, stage = "minimize", (0.0, 1.0), "realism"
     description = "Share of synthetic rows holding a category value that no real_train row has"
+
+
+class RelationsKept(Metric):
+    """The least-kept relation between columns, measured by the realism stage (``relations_kept``); reported
+    only: in no sub-score and no default rule."""
+
+    name = "realism.relations_kept"
+    goal, range, stage = "maximize", (0.0, 1.0), "realism"
+    description = ("Smallest share of synthetic rows that keep a relation between columns that every real row "
+                   "keeps (B = A // c, A -> B, A <= B, A + B = c: the model's, else those detected on real_train); "
+                   "each relation's share in details")
+
+    def explain(self, value: float, details: dict) -> str:
+        shares = details["realism"]["relations"]["kept"]
+        worst = min(shares, key=lambda text: shares[text])
+        return (f"{value:.1%} of synthetic rows keep '{worst}', the least-kept of {len(shares)} relation(s) "
+                "every real row keeps")
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
@@ -307,10 +326,25 @@ def unseen_categories(frames: Frames) -> tuple[float, dict]:
     return float(bad_rows.mean()), per
 
 
+def relations_kept(frames: Frames) -> tuple[float, dict]:
+    """(smallest share of synthetic rows keeping a relation, details): the relations the schema keeps (a
+    model's), else those detected on real_train; NaN when there is none (the reason in details). The two
+    sources agree for a model fitted on the same train rows with detection on, and the details do not name
+    which one was read, so a scorecard from MODEL_DIR --data equals one from the same --train/--holdout files."""
+    schema = frames.schema
+    relations = stored(schema) if schema.relations is not None else detect_relations(frames.train, schema)
+    relations = [r for r in relations if all(c in frames.synthetic.columns for c in r.columns)]
+    if not relations:
+        return float("nan"), {"kept": {}, "not_measured": "no relation between columns holds in every real row"}
+    shares = kept_share(frames.synthetic, schema, relations)
+    return min(shares.values()), {"kept": shares}
+
+
 def realism(frames: Frames, seed: int, noise_seed: int, timings: dict[str, float] | None = None
             ) -> tuple[dict[str, float], dict]:
-    """The realism family in one pass: column shapes, pair trends, detection (``seed``), unseen categories and
-    the uniform-noise reference (``noise_seed``): (values, details); seconds of the slow steps in ``timings``."""
+    """The realism family in one pass: column shapes, pair trends, detection (``seed``), unseen categories, kept
+    relations and the uniform-noise reference (``noise_seed``): (values, details); seconds of the slow steps in
+    ``timings``."""
     timings = {} if timings is None else timings
     t = time.perf_counter()
     shapes, shape_details = column_shapes(frames)
@@ -321,8 +355,12 @@ def realism(frames: Frames, seed: int, noise_seed: int, timings: dict[str, float
     timings["detection"] = time.perf_counter() - t
     noise = noise_reference(frames, noise_seed)
     unseen, unseen_details = unseen_categories(frames)
+    kept, kept_details = relations_kept(frames)
     values = {ColumnShapes.name: shapes, ColumnPairs.name: pairs, DetectionAUC.name: auc,
-              UnseenCategoryRate.name: unseen}
+              UnseenCategoryRate.name: unseen, RelationsKept.name: kept}
     details = {"column_shapes": shape_details, "column_pairs": pair_details, "detection": det_details,
-               "unseen_categories": unseen_details, "noise_reference": noise}
+               "unseen_categories": unseen_details, "noise_reference": noise, "relations": kept_details}
+    why = kept_details.pop("not_measured", None)
+    if why is not None:
+        details["not_measured"] = {RelationsKept.name: why}
     return values, details

@@ -19,7 +19,7 @@ from .fairness import (DemographicParityChange, EqualizedOddsChange, MaxRepresen
 from .leakage import (CloserToTrainShare, DcrBelowHoldoutP5, DcrExcess, ExactCopyRate, HoldoutCopyExcess,
                       HoldoutCopyRate, MiaAUC, TrainCopyExcess)
 from .privacy import DomiasAUC, InferenceRisk, LinkabilityRisk, OutlierExposure, SinglingOutRisk
-from .realism import ColumnPairs, ColumnShapes, DetectionAUC, UnseenCategoryRate
+from .realism import ColumnPairs, ColumnShapes, DetectionAUC, RelationsKept, UnseenCategoryRate
 from .realism import subscore_sentence as realism_sentence
 from .utility import (BrierChange, F1Uplift, LabelFidelity, PrAucAugmented, PrAucBaseline, PrAucUplift,
                       PrAucVsBestAlternative, PrecisionUplift, RecallAt1pctFprUplift, RecallAt1pctFprVsBestAlternative,
@@ -33,6 +33,7 @@ METRICS: list[Metric] = [
     ColumnPairs(),
     DetectionAUC(),
     UnseenCategoryRate(),
+    RelationsKept(),
     # utility (stage "utility")
     PrAucUplift(),
     RecallUplift(),

@@ -27,7 +27,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
+from .. import relations as relations_
 from .. import store
+from ..conditions import Conditions, conditions_from
 from ..exceptions import (
     DataError,
     GeneratorError,
@@ -121,6 +123,7 @@ class SampleBlock:
     rows: int
     row_offset: int
     seed: int
+    where: Conditions | None = None
 
 
 class BaseGenerator(BaseEstimator):
@@ -186,8 +189,15 @@ class BaseGenerator(BaseEstimator):
         *,
         schema: Schema | None = None,
         column_kinds: dict[str, str] | None = None,
+        relations: list | None = None,
+        detect_relations: bool = True,
     ) -> "BaseGenerator":
-        """Learn the schema and fit on the rare-class rows of ``df`` (every class but the majority)."""
+        """Learn the schema and fit on the rare-class rows of ``df`` (every class but the majority).
+
+        Relations between columns (``synthgen.relations``) that hold in every row of ``df`` are detected
+        (unless ``detect_relations`` is False), ``relations`` (Relation objects or ``--relation`` texts) are
+        checked on ``df`` and added; the schema keeps them and every generated row keeps them.
+        """
         if not isinstance(df, pd.DataFrame):
             raise UsageError(f"fit: expected a pandas DataFrame, got {type(df).__name__}")
         counts = target_counts(df, target)
@@ -199,6 +209,8 @@ class BaseGenerator(BaseEstimator):
             schema.validate(df)
         if not schema.modelled():
             raise DataError("no column to learn: every feature is an identifier or personal data")
+        kept = relations_.for_fit(df, schema, relations or (), detect_relations=detect_relations)
+        schema = relations_.attach(schema, kept, detected=detect_relations)  # a copy: the caller's is unchanged
         self.seed_ = resolve_seed(self.random_state)
         self.schema_ = schema
         self.target_ = target
@@ -281,6 +293,7 @@ class BaseGenerator(BaseEstimator):
     def _fit_class(self, index: int, label: Any, rare: ModelData, other: ModelData | None) -> dict:
         """One rare class's fitted state, seeded by its index; a library's error becomes one line naming the class."""
         seed = child_seed(self.seed_, 0, index)
+        self._learn_support(index, rare)
         try:
             return self._fit(rare, other, np.random.default_rng(seed), seed)
         except (GeneratorError, ParameterError):
@@ -302,9 +315,16 @@ class BaseGenerator(BaseEstimator):
         raise NotImplementedError
 
     # -------------------------------------------------------------- sample
-    def sample(self, n: int, label: Any = None, *, random_state: Any = None) -> pd.DataFrame:
-        """Exactly ``n`` new rows in the original schema (columns, order, dtypes), target set to the label."""
-        parts = list(self.iter_sample(n, label=label, random_state=random_state))
+    def sample(
+        self, n: int, label: Any = None, *, where: Any = None, allow_unseen: bool = False, random_state: Any = None
+    ) -> pd.DataFrame:
+        """Exactly ``n`` new rows in the original schema (columns, order, dtypes), target set to the label.
+
+        ``where``: conditions every row meets (``{"Make": "Honda", "Age": (30, 50)}`` or texts like
+        ``["Make=Honda", "Age>=30"]``: ``synthgen.conditions``); a condition no real rare row meets is an
+        error unless ``allow_unseen`` (model-based generators only).
+        """
+        parts = list(self.iter_sample(n, label=label, where=where, allow_unseen=allow_unseen, random_state=random_state))
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         return frame
 
@@ -314,6 +334,8 @@ class BaseGenerator(BaseEstimator):
         label: Any = None,
         *,
         chunk_size: int | None = None,
+        where: Any = None,
+        allow_unseen: bool = False,
         random_state: Any = None,
     ) -> Iterator[pd.DataFrame]:
         """Yield ``n`` rows in chunks of at most ``chunk_size``; the rows do not depend on the chunk size.
@@ -325,25 +347,33 @@ class BaseGenerator(BaseEstimator):
         n = positive_int(n, "n")
         if chunk_size is not None:
             chunk_size = positive_int(chunk_size, "chunk_size")
-        for spec in self.sample_blocks(n, label, random_state=random_state):
+        for spec in self.sample_blocks(n, label, where=where, allow_unseen=allow_unseen, random_state=random_state):
             frame = self.sample_block(spec)
             step = chunk_size or spec.rows
             for lo in range(0, spec.rows, step):
                 yield frame.iloc[lo : lo + step]
 
-    def sample_blocks(self, n: int, label: Any = None, *, random_state: Any = None) -> list[SampleBlock]:
+    def sample_blocks(
+        self, n: int, label: Any = None, *, where: Any = None, allow_unseen: bool = False, random_state: Any = None
+    ) -> list[SampleBlock]:
         """The blocks ``iter_sample`` draws, in order. Each is seeded by its class and index alone, so any
-        engine (local, Ray) that samples them, in any order, gives the same rows (``sample_block``)."""
+        engine (local, Ray) that samples them, in any order, gives the same rows (``sample_block``); each
+        carries the checked conditions (``where``)."""
         self._check_fitted()
         n = positive_int(n, "n")
         seed = self.seed_ if random_state is None else resolve_seed(random_state)
+        conditions = conditions_from(where, self.schema_)
         block = self.block_rows()
         blocks, row_offset = [], 0
-        for class_index, count in self._plan(n, label):
+        plan = self._plan(n, label)
+        if conditions is not None:
+            for class_index, _ in plan:
+                self._check_support(class_index, conditions, allow_unseen)
+        for class_index, count in plan:
             for block_index, start in enumerate(range(0, count, block)):
                 m = min(block, count - start)
                 blocks.append(SampleBlock(len(blocks), class_index, block_index, m, row_offset,
-                                          child_seed(seed, 1, class_index, block_index)))
+                                          child_seed(seed, 1, class_index, block_index), conditions))
                 row_offset += m
         return blocks
 
@@ -351,11 +381,25 @@ class BaseGenerator(BaseEstimator):
         """The rows of one block of ``sample_blocks``, in the original schema."""
         self._check_fitted()
         m, bseed = spec.rows, spec.seed
-        data = self._sample(self.states_[spec.class_index], m, np.random.default_rng(bseed), bseed)
+        state, rng = self.states_[spec.class_index], np.random.default_rng(bseed)
+        if spec.where:
+            data = self._sample_matching(state, m, rng, bseed, spec.where)
+        else:
+            data = self._sample(state, m, rng, bseed)
         if data.numeric.shape[0] != m or data.codes.shape[0] != m:
             raise GeneratorError(f"{self.name} produced {data.numeric.shape[0]} rows where {m} were asked for")
-        return self._to_frame(data, self.classes_[spec.class_index], spec.row_offset, class_index=spec.class_index,
-                              bseed=bseed)
+        frame = self._to_frame(data, self.classes_[spec.class_index], spec.row_offset, class_index=spec.class_index,
+                               bseed=bseed)
+        relations = relations_.stored(self.schema_)
+        frame = relations_.enforce(frame, self.schema_, relations)  # 100% of rows keep them
+        if spec.where and relations:
+            broken = ~spec.where.mask(frame)
+            if broken.any():  # a relation recomputed a conditioned column: never hand out such rows
+                raise GeneratorError(
+                    f"{int(broken.sum()):,} of {m:,} rows break --where {' and '.join(spec.where.texts())} once the "
+                    f"model's relations ({'; '.join(r.text() for r in relations)}) are restored: condition on the "
+                    "column the relation is computed from instead")
+        return frame
 
     def block_rows(self) -> int:
         """Rows generated per internal block (fixed per fitted model, so output is chunk-size independent)."""
@@ -378,6 +422,70 @@ class BaseGenerator(BaseEstimator):
         for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
             counts[i] += 1
         return [(i, int(c)) for i, c in enumerate(counts) if c > 0]
+
+    # ---------------------------------------------------------- conditions
+    #: rows drawn by the default bounded rejection, at most this many times the rows asked for
+    max_rejection_factor: ClassVar[int] = 50
+
+    def _learn_support(self, index: int, rare: ModelData) -> None:
+        """Record what the rare rows of class ``index`` hold (category codes seen, numeric min/max in model
+        space; JSON, no rows), so a condition no real rare row meets can be refused without the rows."""
+        if index == 0:
+            self.support_: list[dict] = []
+        self.support_.append({
+            "codes": [sorted(int(c) for c in np.unique(rare.codes[:, j])) for j in range(rare.codes.shape[1])],
+            "low": [float(v) for v in rare.numeric.min(axis=0)] if len(rare.numeric) else [],
+            "high": [float(v) for v in rare.numeric.max(axis=0)] if len(rare.numeric) else [],
+        })
+
+    def _check_support(self, class_index: int, where: Conditions, allow_unseen: bool) -> None:
+        """Refuse a condition that no real rare row of the class meets (one line naming it), unless
+        ``allow_unseen``. Models saved before the support was recorded are not checked."""
+        support = getattr(self, "support_", None)
+        if allow_unseen or not support or class_index >= len(support):
+            return
+        seen = support[class_index]
+        for cond in where.items:
+            boxes, codes = Conditions((cond,)).model_bounds(self.encoder_)
+            met = all(np.isin(allowed, seen["codes"][j]).any() for j, allowed in codes.items()
+                      if self.encoder_.categorical_columns_[j] == cond.column)
+            for j, (lo, hi) in boxes.items():  # 1e-9: a real value on the bound, through float round trips
+                met = met and lo <= seen["high"][j] + 1e-9 and hi >= seen["low"][j] - 1e-9
+            if not met:
+                hint = "" if self.contains_real_rows else "; allow_unseen=True (--allow-unseen) samples it anyway"
+                raise GeneratorError(
+                    f"no real row of rare class {_py(self.classes_[class_index])!r} meets "
+                    f"{', '.join(cond.texts())}{hint}")
+
+    def _sample_matching(
+        self, state: dict, n: int, rng: np.random.Generator, seed: int, where: Conditions
+    ) -> ModelData:
+        """``n`` rows that meet ``where``: the default, bounded rejection. Batches from ``_sample`` (the first
+        seeded by ``seed``, the next by child seeds of it), rows kept where ``where.mask`` holds, until n;
+        when the acceptance rate means more than ``max_rejection_factor`` x n draws, a one-line
+        GeneratorError with the rate. Deterministic for a seed."""
+        bound = self.max_rejection_factor * n
+        kept: list[ModelData] = []
+        have = drawn = accepted = 0
+        batch, batch_seed, index = max(n, 1_000), seed, 0
+        while have < n:
+            data = self._sample(state, batch, rng, batch_seed)
+            ok = where.model_mask(self.encoder_, data)
+            drawn, accepted = drawn + batch, accepted + int(ok.sum())
+            if ok.any():
+                kept.append(data.take(np.flatnonzero(ok)[: n - have]))
+                have += len(kept[-1].numeric)
+            rate = accepted / drawn
+            if have < n and (rate == 0 or drawn + (n - have) / rate > bound):
+                raise GeneratorError(
+                    f"{self.name}: only {rate:.4%} of sampled rows meet {where.describe()} ({accepted:,} of "
+                    f"{drawn:,} drawn); {n:,} rows would need about {n / max(rate, 1e-12):,.0f} draws, over the "
+                    f"bound of {bound:,} ({self.max_rejection_factor}x n): loosen the conditions")
+            index += 1
+            batch_seed = child_seed(seed, 7, index)
+            rng = np.random.default_rng(batch_seed)
+            batch = int(min(max(1_000, np.ceil(1.2 * (n - have) / max(rate, 1e-12))), max(self.block_rows(), n)))
+        return ModelData(np.concatenate([k.numeric for k in kept]), np.concatenate([k.codes for k in kept]))
 
     def _to_frame(
         self, data: ModelData, label: Any, row_offset: int, *, class_index: int = 0, bseed: int = 0
@@ -472,6 +580,8 @@ class BaseGenerator(BaseEstimator):
             "id_starts": self.id_starts_,
             # per rare class, per key column: rows-per-key histogram and missing share (JSON, no pickle)
             "key_sizes": self.key_sizes_,
+            # per rare class: category codes seen and numeric min/max in model space (conditions' support)
+            **({"support": self.support_} if getattr(self, "support_", None) is not None else {}),
             "payload": {
                 "format": self.payload_format,
                 "executable": self.payload_format == "pickle",
@@ -504,6 +614,7 @@ class BaseGenerator(BaseEstimator):
         self.seed_, self.schema_, self.target_, self.classes_ = seed, schema, target, classes
         self.class_counts_, self.training_, self.encoder_ = class_counts, training, encoder
         self.id_starts_, self.key_sizes_ = id_starts, sizes
+        self.support_ = manifest.get("support")  # absent in models saved before conditions: not checked
         self._load_payload(Path(folder), dict(manifest.get("payload") or {}), trust_pickle=trust_pickle)
         self.manifest_ = manifest
 

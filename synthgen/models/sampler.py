@@ -48,6 +48,10 @@ class SynthSampler(BaseOverSampler):
     resolved once per ``fit_resample`` into the seed the generator is fitted with (an int is that seed).
     column_kinds: the kinds decided on the whole table (a ``Schema`` or {column: kind}); every fold
     then models each column the same way. Without it, kinds are detected on each fold's rows.
+    where: conditions every synthetic row meets, as ``BaseGenerator.sample(where=...)`` takes them
+    (``{"Make": "Honda", "Age": (30, 50)}`` or ``["Make=Honda", "Age>=30"]``; an array X's columns are
+    named "0", "1", ...); the real rows are kept whole. allow_unseen: sample a condition no real rare row of
+    the fold meets (model-based generators only).
 
     Fitted attributes (also when there is nothing to add): ``sampling_strategy_`` (label -> rows
     added), ``generator_`` (the fitted generator, None when no row was added), ``n_features_in_``,
@@ -61,6 +65,8 @@ class SynthSampler(BaseOverSampler):
         "generator_params": [dict, None],
         "random_state": ["random_state", np.random.Generator],
         "column_kinds": [Schema, dict, None],
+        "where": [dict, list, tuple, None],
+        "allow_unseen": ["boolean"],
     }
 
     def __init__(
@@ -72,6 +78,8 @@ class SynthSampler(BaseOverSampler):
         generator_params: dict | None = None,
         random_state: Any = None,
         column_kinds: Schema | dict | None = None,
+        where: dict | list | None = None,
+        allow_unseen: bool = False,
     ):
         super().__init__(sampling_strategy=sampling_strategy)
         self.generator = generator
@@ -79,6 +87,8 @@ class SynthSampler(BaseOverSampler):
         self.generator_params = generator_params
         self.random_state = random_state
         self.column_kinds = column_kinds
+        self.where = where
+        self.allow_unseen = allow_unseen
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -148,7 +158,9 @@ class SynthSampler(BaseOverSampler):
             gen.fit(table, target=_TARGET, classes=list(wanted), schema=self._fold_schema(table))
         else:
             gen.fit(table, target=_TARGET, classes=list(wanted), column_kinds=self._kinds(frame))
-        synthetic = pd.concat([gen.sample(n, label=label) for label, n in wanted.items()], ignore_index=True)
+        where = list(self.where) if isinstance(self.where, tuple) else self.where
+        synthetic = pd.concat([gen.sample(n, label=label, where=where, allow_unseen=self.allow_unseen)
+                               for label, n in wanted.items()], ignore_index=True)
         self.generator_ = gen
         new_y = synthetic.pop(_TARGET).to_numpy().astype(y.dtype)
         y_out = np.concatenate([y, new_y])

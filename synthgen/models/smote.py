@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..conditions import Conditions
 from ..exceptions import GeneratorError, ParameterError
 from .base import BaseGenerator, child_seed, fit_step
 from .encoding import ModelData, one_hot
@@ -156,6 +157,23 @@ class _ImblearnGenerator(BaseGenerator):
         """How many rows to ask ``_rows(state, ., seed)`` for when ``need`` more are wanted."""
         return need
 
+    def _sample_matching(self, state: dict, n: int, rng: np.random.Generator, seed: int,
+                         where: Conditions) -> ModelData:
+        """``n`` rows meeting ``where``: SMOTE's interpolation among the real rare rows that meet every
+        condition (base rows and neighbour pool both restricted to them, neighbours recomputed there, k
+        capped at matches - 1). Categories come from matching rows and numeric ranges are intervals, so
+        every row meets the conditions by construction (numbers clipped to the box against float round-off).
+        The variants' own choice of base rows (danger rows, support vectors, clusters, ADASYN's shares) is
+        not applied under conditions: it was made on all rows and may hold no matching one."""
+        def pool() -> tuple[ModelData, np.ndarray]:
+            sub = _rare(state).take(_matching_rows(self, _rare(state), where))
+            X = self._matrix(sub.numeric, sub.codes)
+            return sub, _nearest_among(X, min(self.k_neighbors, len(sub.numeric) - 1))
+
+        sub, neighbours = _cached(self, state, where, pool)
+        new = _make_samples(sub, np.arange(len(sub.numeric)), sub, neighbours, n, 1.0, int(rng.integers(2**31 - 1)))
+        return _clip_to_box(self, new, where)
+
 
 def _nearest(X: np.ndarray, k: int, query: np.ndarray) -> np.ndarray:
     """Indices into ``X`` of the k nearest rows to each query row, the nearest (the row itself) dropped,
@@ -203,6 +221,53 @@ def _make_samples(base: ModelData, rows_of: np.ndarray, pool: ModelData, neighbo
     steps = step * random_state.uniform(size=n)[:, np.newaxis]
     rows, cols = np.divmod(picks, neighbours.shape[1])
     return _blend(base, rows_of[rows], pool, neighbours[rows, cols], steps)
+
+
+def _cached(gen: BaseGenerator, state: dict, where: Conditions, make: Any) -> Any:
+    """``make()`` (what conditioned sampling needs from a fitted state: the matching rows and their
+    neighbours), computed once per state and conditions rather than once per block; a pure function of
+    both, so it changes no row."""
+    cache = gen.__dict__.setdefault("_conditioned_cache", {})
+    key = (id(state), where)
+    hit = cache.get(key)
+    if hit is None or hit[0] is not state:
+        if len(cache) >= 8:
+            cache.clear()
+        hit = cache[key] = (state, make())
+    return hit[1]
+
+
+def _nearest_among(X: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest other rows of each row of X (Euclidean; ties by position): by one distance matrix when
+    X is small, else as ``_nearest``."""
+    m = X.shape[0]
+    if m > 2_000:
+        return _nearest(X, k, X)
+    sq = (X * X).sum(axis=1)
+    dist = sq[:, None] + sq[None, :] - 2.0 * (X @ X.T)
+    np.fill_diagonal(dist, np.inf)
+    order = np.argsort(dist, axis=1, kind="stable")
+    return order[:, :k].astype(np.int64)
+
+
+def _matching_rows(gen: BaseGenerator, rare: ModelData, where: Conditions) -> np.ndarray:
+    """Positions of the stored rare rows that meet every condition; fewer than 2 is a one-line error."""
+    found = np.flatnonzero(where.model_mask(gen.encoder_, rare))
+    if len(found) < 2:
+        raise GeneratorError(
+            f"{gen.name}: {len(found)} real rare row(s) meet {where.describe()}; it interpolates between real "
+            f"rows and needs at least 2: loosen the conditions, or use a model-based generator "
+            f"(gaussian-copula, with --allow-unseen)")
+    return found
+
+
+def _clip_to_box(gen: BaseGenerator, data: ModelData, where: Conditions) -> ModelData:
+    """Numbers clipped to the conditions' model-space box (rows between matching rows are inside it up to
+    float round-off), so every restored value meets the ranges."""
+    boxes, _ = where.model_bounds(gen.encoder_)
+    for j, (lo, hi) in boxes.items():
+        np.clip(data.numeric[:, j], lo, hi, out=data.numeric[:, j])
+    return data
 
 
 def _stack(parts: list[ModelData]) -> ModelData:
@@ -527,13 +592,31 @@ class SMOTENCGenerator(BaseGenerator):
         return " (k_neighbors + 1): lower k_neighbors, e.g. --param k_neighbors=1, or use gaussian-copula"
 
     def _fit(self, rare: ModelData, other: ModelData | None, rng: np.random.Generator, seed: int) -> dict:
+        return self._nc_state(rare, self.k_neighbors)
+
+    def _sample_matching(self, state: dict, n: int, rng: np.random.Generator, seed: int,
+                         where: Conditions) -> ModelData:
+        """``n`` rows meeting ``where``: SMOTE-NC's rule fitted again on the real rare rows that meet every
+        condition (neighbours and category votes among them only, k capped at matches - 1), so every row
+        meets the conditions by construction. Models saved before the codes were stored: the bounded rejection."""
+        if "codes" not in state:
+            return super()._sample_matching(state, n, rng, seed, where)
+        def pool() -> dict:
+            rare = ModelData(state["numeric"], state["codes"])
+            sub = rare.take(_matching_rows(self, rare, where))
+            return self._nc_state(sub, min(self.k_neighbors, len(sub.numeric) - 1))
+
+        new = self._rows(_cached(self, state, where, pool), n, int(rng.integers(2**31 - 1)))
+        return _clip_to_box(self, new, where)
+
+    def _nc_state(self, rare: ModelData, k: int) -> dict:
+        """The data-only half of SMOTE-NC on these rare rows: neighbours and tied category modes."""
         from sklearn.neighbors import NearestNeighbors
 
         numeric, codes = rare.numeric, rare.codes
         stds = numeric.std(axis=0) if numeric.shape[1] else np.array([1.0])
         weight = float(np.median(stds)) / np.sqrt(2)  # imblearn's median_std_ / sqrt(2), 0 included
         X = np.hstack([numeric, one_hot(codes, self.encoder_.cardinalities, weight)])
-        k = self.k_neighbors
         neighbours = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
         # for each rare row and categorical column: the categories tied for most frequent among its
         # neighbours, in ascending order (imblearn's argwhere order), padded with -1
@@ -549,7 +632,8 @@ class SMOTENCGenerator(BaseGenerator):
             rows, cats = np.nonzero(is_max)
             slot = np.arange(len(rows)) - np.searchsorted(rows, rows)
             ties[rows, j, slot] = cats
-        return {"numeric": numeric, "neighbours": neighbours.astype(np.int32), "ties": ties, "n_ties": n_ties}
+        return {"numeric": numeric, "codes": codes, "neighbours": neighbours.astype(np.int32), "ties": ties,
+                "n_ties": n_ties}
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
         return self._rows(state, n, int(rng.integers(2**31 - 1)))
@@ -653,6 +737,34 @@ class SMOTENGenerator(_ImblearnGenerator):
         modes = state["modes"]
         new = modes[rng.integers(0, len(modes), size=n)]
         return self._unbinned(new, state["edges"], rng)
+
+    def _sample_matching(self, state: dict, n: int, rng: np.random.Generator, seed: int,
+                         where: Conditions) -> ModelData:
+        """``n`` rows meeting ``where``: SMOTE-N's possible rows (one per rare row) whose categories meet the
+        conditions and whose number bins overlap the ranges, the numbers drawn inside bin and range. Needs at
+        least 2 real rare rows meeting the conditions, as the rest of the family."""
+        _matching_rows(self, _rare(state), where)
+        boxes, codes = where.model_bounds(self.encoder_)
+        modes, edges, p = state["modes"], state["edges"], state["edges"].shape[0]
+        ok = np.ones(len(modes), dtype=bool)
+        for j, allowed in codes.items():
+            ok &= np.isin(modes[:, p + j], allowed)
+        for j, (lo, hi) in boxes.items():
+            e = edges[j][~np.isnan(edges[j])]
+            b = np.minimum(modes[:, j], max(len(e) - 2, 0))
+            ok &= (e[b] <= hi) & (e[np.minimum(b + 1, len(e) - 1)] >= lo)
+        if not ok.any():
+            raise GeneratorError(f"{self.name}: none of its possible rows (per-row modes of the rare rows' "
+                                 f"neighbourhoods) meets {where.describe()}; use smote or smote-nc")
+        chosen = modes[ok][rng.integers(0, int(ok.sum()), size=n)]
+        data = self._unbinned(chosen, edges, rng)
+        for j, (lo, hi) in boxes.items():  # drawn again inside bin and range together
+            e = edges[j][~np.isnan(edges[j])]
+            if len(e) >= 2:
+                b = chosen[:, j]
+                low, high = np.maximum(e[b], lo), np.minimum(e[b + 1], hi)
+                data.numeric[:, j] = low + rng.random(n) * (high - low)
+        return _clip_to_box(self, data, where)
 
     def _unbinned(self, new: np.ndarray, edges: np.ndarray, rng: np.random.Generator) -> ModelData:
         """Binned numbers back to numbers (uniform inside the bin); the remaining columns are codes."""
