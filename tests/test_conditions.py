@@ -165,7 +165,7 @@ def test_default_rejection_path(table):
     with pytest.raises(GeneratorError) as info:  # 2 of the 1,000 real fraud rows pay in GTQ
         gen.sample(100, where=["currency=GTQ"])
     assert str(info.value) == ("bootstrap: only 0.3000% of sampled rows meet currency=GTQ (3 of 1,000 drawn); 100 "
-                               "rows would need about 33,333 draws, over the bound of 5,000 (50x n): loosen the "
+                               "rows would need about 33,333 draws, over the bound of 5,000 draws (50x n): loosen the "
                                "conditions")
 
 

@@ -20,6 +20,13 @@ distribution: a normal truncated to the leaf's box for numbers (the box from the
 closed by the real range), the leaf's frequencies for categories. Sampling (FORGE): a leaf by
 coverage, then every column independently inside it. No rejection step, so exactly n rows.
 
+Conditions (``sample(where=...)``), FORDE's conditional density: each leaf is weighted by its coverage
+times the mass its distributions put inside the conditions (a category's share in the leaf; a number's
+truncated-normal mass over the normal scores that restore inside the range, found on the restoring map
+itself, rounding and clipping included), a leaf is drawn by those weights, and the conditioned columns
+from their distributions restricted to the conditions. Every row meets them by construction; a condition
+on which no leaf puts mass is a one-line error.
+
 Privacy: ``min_leaf_rows`` (default 5) keeps any leaf from describing one real row; with
 ``min_leaf_rows=1`` a single-row leaf draws its numbers with the column's kernel bandwidth
 (Silverman's rule) as the spread instead of repeating the row's values. The payload is leaf
@@ -30,6 +37,7 @@ Measured against the copula, CTGAN and TVAE in evaluation/benchmarks/compare_gen
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +45,9 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import rankdata
 from sklearn.ensemble import RandomForestClassifier
 
-from ..exceptions import ParameterError
+from ..conditions import Conditions
+from ..exceptions import GeneratorError, ParameterError
+from ..schema import _py
 from .base import BaseGenerator
 from .encoding import ModelData
 
@@ -131,23 +141,196 @@ class ARFGenerator(BaseGenerator):
 
     # -------------------------------------------------------------- sample
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        leaf = np.searchsorted(state["leaf_cum"], rng.random(n), side="right")
-        leaf = np.minimum(leaf, len(state["leaf_cum"]) - 1)
-        z = _truncnorm(state["mu"][leaf], state["sigma"][leaf], state["lo"][leaf], state["hi"][leaf],
-                       rng.random((n, state["mu"].shape[1])))
-        probs = np.linspace(0.0, 1.0, state["quantiles"].shape[1])
-        numeric = np.empty_like(z)
-        for j in range(z.shape[1]):  # normal scores back to the column's values through its quantile grid
-            numeric[:, j] = np.interp(ndtr(z[:, j]), probs, state["quantiles"][j])
-        codes = np.empty((n, len(state["cards"])), dtype=np.int32)
-        n_leaves = len(state["leaf_cum"])
-        for j in range(codes.shape[1]):
-            keys = j * n_leaves + leaf + rng.random(n)
+        return _draw(state, n, rng)
+
+    def _sample_matching(self, state: dict, n: int, rng: np.random.Generator, seed: int,
+                         where: Conditions) -> ModelData:
+        """``n`` rows that meet ``where`` by construction (FORDE's conditional density, no rejection): leaves
+        weighted by coverage x the mass their distributions put inside the conditions, then conditioned
+        columns drawn from those distributions restricted to the conditions (``_conditioned``)."""
+        return _draw(state, n, rng, self._conditioned(state, where))
+
+    def _conditioned(self, state: dict, where: Conditions) -> "_Plan":
+        """The plan for ``where`` on one class's state, built once per (state, conditions) and kept."""
+        cache = self.__dict__.setdefault("_plans", {})
+        key = (id(state), where)
+        if key not in cache or cache[key][0] is not state:
+            if len(cache) >= 32:
+                cache.clear()
+            index = next((i for i, s in enumerate(self.states_) if s is state), 0)
+            cache[key] = (state, _plan(self.encoder_, state, where, self.classes_[index]))
+        return cache[key][1]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Conditional sampling of one class: leaf choice, per-column boxes on normal scores, restricted tables."""
+
+    leaf_cum: np.ndarray  # cumulative leaf weights: coverage x mass inside the conditions, normalised
+    boxes: dict  # numeric column -> (low, high) normal scores whose values meet its conditions
+    tables: dict  # code column -> (keys, codes, last entry per leaf) of its restricted category table
+
+
+def _draw(state: dict, n: int, rng: np.random.Generator, plan: _Plan | None = None) -> ModelData:
+    """FORGE: a leaf by weight, then every column independently inside it (restricted by ``plan``, if any)."""
+    leaf_cum = state["leaf_cum"] if plan is None else plan.leaf_cum
+    leaf = np.searchsorted(leaf_cum, rng.random(n), side="right")
+    leaf = np.minimum(leaf, len(leaf_cum) - 1)
+    lo, hi = state["lo"][leaf], state["hi"][leaf]
+    for j, (low, high) in (plan.boxes.items() if plan is not None else ()):
+        lo[:, j], hi[:, j] = np.maximum(lo[:, j], low), np.minimum(hi[:, j], high)
+    z = _truncnorm(state["mu"][leaf], state["sigma"][leaf], lo, hi, rng.random((n, state["mu"].shape[1])))
+    probs = np.linspace(0.0, 1.0, state["quantiles"].shape[1])
+    numeric = np.empty_like(z)
+    for j in range(z.shape[1]):  # normal scores back to the column's values through its quantile grid
+        numeric[:, j] = np.interp(ndtr(z[:, j]), probs, state["quantiles"][j])
+    codes = np.empty((n, len(state["cards"])), dtype=np.int32)
+    n_leaves = len(state["leaf_cum"])
+    for j in range(codes.shape[1]):
+        u = rng.random(n)
+        if plan is not None and j in plan.tables:
+            keys, table_codes, last = plan.tables[j]
+            codes[:, j] = table_codes[np.minimum(np.searchsorted(keys, leaf + u, side="right"), last[leaf])]
+        else:
+            keys = j * n_leaves + leaf + u
             codes[:, j] = state["cat_code"][np.searchsorted(state["cat_key"], keys, side="right")]
-        q = codes.shape[1] - len(state["discrete"])
-        for k, j in enumerate(state["discrete"]):  # few-valued numbers: drawn like categories, by leaf frequency
-            numeric[:, j] = state["levels"][k, codes[:, q + k]]
-        return ModelData(numeric, codes[:, :q])
+    q = codes.shape[1] - len(state["discrete"])
+    for k, j in enumerate(state["discrete"]):  # few-valued numbers: drawn like categories, by leaf frequency
+        numeric[:, j] = state["levels"][k, codes[:, q + k]]
+    return ModelData(numeric, codes[:, :q])
+
+
+def _plan(encoder: Any, state: dict, where: Conditions, label: Any) -> _Plan:
+    """Leaf weights and restricted distributions for ``where``; a GeneratorError when no leaf has mass."""
+    _, allowed = where.model_bounds(encoder)  # category codes (and "is missing" codes a range forbids)
+    allowed = dict(allowed)
+    q = len(encoder.categorical_columns_)
+    discrete = [int(j) for j in state["discrete"]]
+    coverage = np.diff(np.r_[0.0, state["leaf_cum"]])
+    factors: list[tuple[str, np.ndarray]] = []
+    boxes: dict[int, tuple[float, float]] = {}
+    for j, name in enumerate(encoder.numeric_columns_):
+        conds = [c for c in where.items if c.column == name]
+        if not conds:
+            continue
+        if j in discrete:  # its values are levels drawn like categories: allow the levels that meet it
+            k = discrete.index(j)
+            levels = state["levels"][k][np.isfinite(state["levels"][k])]
+            ok = _meets(encoder, state, conds, j, levels, on_scores=False)
+            allowed[q + k] = np.flatnonzero(ok)
+            continue
+        low, high = _score_box(encoder, state, conds, j)
+        boxes[j] = (low, high)
+        factors.append((name, _box_mass(state, j, low, high)))
+    tables = {}
+    for j, codes in allowed.items():
+        mass, tables[j] = _restricted_table(state, j, np.asarray(codes, dtype=np.int64))
+        name = encoder.categorical_columns_[j] if j < q else encoder.numeric_columns_[discrete[j - q]]
+        factors.append((name, mass))
+    weight = coverage.copy()
+    for _, mass in factors:
+        weight = weight * mass
+    if not weight.sum() > 0:
+        alone = [name for name, mass in factors if not (coverage * mass).sum() > 0]
+        what = f"the condition on '{alone[0]}'" if alone else "these conditions together"
+        raise GeneratorError(f"arf: no leaf of the fitted forest for rare class {_py(label)!r} puts any probability "
+                             f"on {where.describe()} ({what}); loosen the conditions")
+    cum = np.cumsum(weight)
+    return _Plan(cum / cum[-1], boxes, tables)
+
+
+def _meets(encoder: Any, state: dict, conds: list, j: int, values: np.ndarray, *, on_scores: bool) -> np.ndarray:
+    """Whether numeric column ``j`` restores inside ``conds`` at each value: normal scores (``on_scores``),
+    mapped as sampling maps them, or model-space values; restored by the encoder itself."""
+    numeric = np.zeros((len(values), encoder.n_numeric))
+    if on_scores:
+        probs = np.linspace(0.0, 1.0, state["quantiles"].shape[1])
+        values = np.interp(ndtr(values), probs, state["quantiles"][j])
+    numeric[:, j] = values
+    codes = np.zeros((len(values), len(encoder.categorical_columns_)), dtype=np.int32)  # "is missing" = 0: present
+    name = encoder.numeric_columns_[j]
+    restored = encoder.inverse(ModelData(numeric, codes))[name]
+    return Conditions(tuple(conds)).mask({name: restored})
+
+
+def _score_box(encoder: Any, state: dict, conds: list, j: int) -> tuple[float, float]:
+    """The normal scores of column ``j`` whose values meet ``conds``: an interval, since the map from scores to
+    restored values never decreases. Its ends are found on that map itself (rounding and clipping included),
+    so every score inside restores inside the range; +-inf where a side is not bounded."""
+    a, b = float(state["lo"][:, j].min()), float(state["hi"][:, j].max())
+    lower = [replace(c, high=None) for c in conds if c.low is not None]
+    upper = [replace(c, low=None) for c in conds if c.high is not None]
+    low, high = -np.inf, np.inf
+    if lower and not _meets(encoder, state, lower, j, np.array([a]), on_scores=True)[0]:
+        if not _meets(encoder, state, lower, j, np.array([b]), on_scores=True)[0]:
+            return np.inf, -np.inf  # no score reaches the low end
+        low = _edge(lambda x: _meets(encoder, state, lower, j, x, on_scores=True), a, b, rising=True)
+    if upper and not _meets(encoder, state, upper, j, np.array([b]), on_scores=True)[0]:
+        if not _meets(encoder, state, upper, j, np.array([a]), on_scores=True)[0]:
+            return np.inf, -np.inf
+        high = _edge(lambda x: _meets(encoder, state, upper, j, x, on_scores=True), a, b, rising=False)
+    return low, high
+
+
+def _edge(test, a: float, b: float, *, rising: bool) -> float:
+    """Where a monotone test flips on [a, b]: the first point that passes (``rising``: fails at a, passes
+    at b) or the last (passes at a, fails at b). Grids of 1,025 points narrow it to adjacent floats."""
+    for _ in range(12):
+        grid = np.linspace(a, b, 1025)
+        ok = test(grid)
+        i = int(np.argmax(ok)) if rising else int(np.argmax(~ok))  # first pass / first fail
+        i = min(max(i, 1), len(grid) - 1)
+        a, b = float(grid[i - 1]), float(grid[i])
+        if np.nextafter(a, np.inf) >= b:
+            break
+    return b if rising else a
+
+
+def _normal_mass(mu: np.ndarray, sigma: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """P(a <= X <= b) for X ~ N(mu, sigma), taken in the lower tail for precision."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = (a - mu) / sigma, (b - mu) / sigma
+        return np.where(x > 0, ndtr(-x) - ndtr(-y), ndtr(y) - ndtr(x))
+
+
+def _box_mass(state: dict, j: int, low: float, high: float) -> np.ndarray:
+    """Per leaf: the share of column ``j``'s truncated normal inside [low, high] (as ``_truncnorm`` draws it:
+    a spread-less leaf is its mean, a box deep in a tail uniform)."""
+    mu, sigma, lo, hi = state["mu"][:, j], state["sigma"][:, j], state["lo"][:, j], state["hi"][:, j]
+    a, b = np.maximum(lo, low), np.minimum(hi, high)
+    inside = _normal_mass(mu, sigma, a, b)
+    whole = _normal_mass(mu, sigma, lo, hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(whole > 1e-300, inside / whole, np.where(hi > lo, (b - a) / (hi - lo), 1.0))
+    share = np.where(sigma > 0, share, ((mu >= a) & (mu <= b)).astype(np.float64))
+    return np.where(a <= b, np.clip(np.nan_to_num(share), 0.0, 1.0), 0.0)
+
+
+def _restricted_table(state: dict, j: int, allowed: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Code column ``j``'s per-leaf frequencies kept to ``allowed`` codes: each leaf's mass on them, and the
+    table renormalised per leaf (keys ``leaf + cumulative share``, codes, each leaf's last entry)."""
+    n_leaves = len(state["leaf_cum"])
+    start, end = np.searchsorted(state["cat_key"], [j * n_leaves, (j + 1) * n_leaves], side="right")
+    key, code = state["cat_key"][start:end] - j * n_leaves, state["cat_code"][start:end]
+    leaf = np.ceil(key).astype(np.int64) - 1  # key = leaf + share, share in (0, 1]
+    share = key - leaf
+    first = np.r_[True, leaf[1:] != leaf[:-1]]
+    prob = share - np.where(first, 0.0, np.r_[0.0, share[:-1]])
+    keep = np.isin(code, allowed)
+    leaf, code, prob = leaf[keep], code[keep], prob[keep]
+    mass = np.bincount(leaf, weights=prob, minlength=n_leaves)
+    last = np.zeros(n_leaves, dtype=np.int64)
+    if not len(leaf):
+        return mass, (np.zeros(0), code, last)
+    first = np.r_[True, leaf[1:] != leaf[:-1]]
+    starts = np.flatnonzero(first)
+    running = np.cumsum(prob)
+    before = np.r_[0.0, running][starts][np.cumsum(first) - 1]
+    ends = np.r_[starts[1:] - 1, len(leaf) - 1]
+    new_share = (running - before) / mass[leaf]
+    new_share[ends] = 1.0  # a leaf's last allowed category closes it
+    last[leaf[ends]] = ends
+    return mass, (leaf + new_share, code, last)
 
 
 def _normal_scores(numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

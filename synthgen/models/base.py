@@ -477,10 +477,11 @@ class BaseGenerator(BaseEstimator):
                 have += len(kept[-1].numeric)
             rate = accepted / drawn
             if have < n and (rate == 0 or drawn + (n - have) / rate > bound):
-                raise GeneratorError(
-                    f"{self.name}: only {rate:.4%} of sampled rows meet {where.describe()} ({accepted:,} of "
-                    f"{drawn:,} drawn); {n:,} rows would need about {n / max(rate, 1e-12):,.0f} draws, over the "
-                    f"bound of {bound:,} ({self.max_rejection_factor}x n): loosen the conditions")
+                found = (f"none of {drawn:,} sampled rows meet {where.describe()} (acceptance rate 0%)" if rate == 0
+                         else f"only {rate:.4%} of sampled rows meet {where.describe()} ({accepted:,} of {drawn:,} "
+                              f"drawn); {n:,} rows would need about {n / rate:,.0f} draws")
+                raise GeneratorError(f"{self.name}: {found}, over the bound of {bound:,} draws "
+                                     f"({self.max_rejection_factor}x n): loosen the conditions")
             index += 1
             batch_seed = child_seed(seed, 7, index)
             rng = np.random.default_rng(batch_seed)

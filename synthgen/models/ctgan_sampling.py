@@ -15,6 +15,9 @@ row by row in Python. We keep what defines the distribution and drop the rest:
   (no rounding, no min/max clipping, no missing values in model space).
 
 ``tests/test_ctgan_sampling.py`` checks both steps against ctgan and SDV on a fitted model.
+
+Conditional sampling (``condition_probs``): the conditional vector is drawn from the chosen categories'
+positions only, at the place ctgan trains them (``tests/test_conditions_models.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CTGANLayout", "spans_of", "generator_forward", "decode", "draw", "sample_frame", "sample_model_frame"]
+__all__ = ["CTGANLayout", "spans_of", "generator_forward", "decode", "draw", "sample_frame", "sample_model_frame",
+           "condition_probs"]
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,10 @@ def spans_from_state(meta: dict, arrays: dict[str, np.ndarray]) -> tuple[_Span, 
     )
 
 
-def generator_forward(generator: torch.nn.Module, z: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """CTGAN's generator on ``z`` (rows a multiple of ``batch_size``), training-mode BatchNorm per batch.
+def generator_forward(generator: torch.nn.Module, z: torch.Tensor, batch_size: int, *,
+                      running_stats: bool = False) -> torch.Tensor:
+    """CTGAN's generator on ``z`` (rows a multiple of ``batch_size``), training-mode BatchNorm per batch
+    (``running_stats``: eval-mode BatchNorm, with the statistics kept during training, for every row).
 
     Equal to calling ``generator`` on each ``batch_size`` slice in training mode, but one matrix
     product per layer for all slices, no autograd, and BatchNorm's running statistics untouched.
@@ -133,8 +139,11 @@ def generator_forward(generator: torch.nn.Module, z: torch.Tensor, batch_size: i
     for layer in layers[:-1]:  # Residual(fc, bn, relu)
         h = linear(layer.fc)
         bn = layer.bn
-        h = torch.cat([F.batch_norm(h[i * batch_size : (i + 1) * batch_size], None, None, bn.weight, bn.bias,
-                                    training=True, eps=bn.eps) for i in range(steps)])
+        if running_stats:
+            h = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
+        else:
+            h = torch.cat([F.batch_norm(h[i * batch_size : (i + 1) * batch_size], None, None, bn.weight, bn.bias,
+                                        training=True, eps=bn.eps) for i in range(steps)])
         parts.insert(0, torch.relu_(h))
     return linear(layers[-1])
 
@@ -171,17 +180,49 @@ def sample_model_frame(model: Any, layout: CTGANLayout, n: int, seed: int) -> di
     return sample_frame(model._generator, int(model._batch_size), int(model._embedding_dim), layout, n, seed)
 
 
+def condition_probs(layout: CTGANLayout, column: str, codes: np.ndarray) -> np.ndarray | None:
+    """Conditional-vector probabilities that ask for ``codes`` of discrete column ``column``: those positions
+    with their training frequencies, renormalised (one code: always that position); None when the column
+    is not a discrete one or none of the codes is among its categories.
+
+    A position is the column's start in the vector plus the category's place in its span (what ctgan's
+    ``sample_condvec`` trains on; its ``generate_cond_from_condition_column_info`` adds
+    ``_discrete_column_matrix_st``, which ctgan never fills, so it points into the first column:
+    sdv-dev/CTGAN#169, #273).
+    """
+    if layout.cond_probs is None or len(layout.cond_probs) != layout.n_cond:
+        return None
+    start = 0
+    for span in layout.spans:
+        if span.continuous:
+            continue
+        if span.name == column:
+            wanted = {int(c) for c in np.asarray(codes).ravel()}
+            hit = np.array([int(v) in wanted for v in np.asarray(span.values).ravel()], dtype=bool)
+            if not hit.any():
+                return None
+            probs = np.zeros(layout.n_cond)
+            probs[start + np.flatnonzero(hit)] = layout.cond_probs[start + np.flatnonzero(hit)]
+            return probs / probs.sum()
+        start += span.width
+    return None
+
+
 def sample_frame(generator_net: torch.nn.Module, batch: int, embedding_dim: int, layout: CTGANLayout, n: int,
-                 seed: int) -> dict[str, np.ndarray]:
-    """``n`` rows from CTGAN's generator network (trained batch size, noise width and layout given)."""
+                 seed: int, cond_probs: np.ndarray | None = None, running_stats: bool = False) -> dict[str, np.ndarray]:
+    """``n`` rows from CTGAN's generator network (trained batch size, noise width and layout given).
+
+    ``cond_probs`` (``condition_probs``) replaces the training frequencies the conditional vector is drawn
+    from, to ask the generator for chosen categories."""
     rows = -(-n // batch) * batch  # whole batches, as ctgan draws them; the surplus is dropped
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         z = torch.randn(rows, embedding_dim, generator=generator)
         if layout.cond_probs is not None:
+            probs = layout.cond_probs if cond_probs is None else cond_probs
             cond = torch.zeros(rows, layout.n_cond)
-            picks = torch.multinomial(torch.from_numpy(layout.cond_probs), rows, replacement=True, generator=generator)
+            picks = torch.multinomial(torch.from_numpy(probs), rows, replacement=True, generator=generator)
             cond[torch.arange(rows), picks] = 1.0
             z = torch.cat([z, cond], dim=1)
-        logits = generator_forward(generator_net, z, batch)[:n]
+        logits = generator_forward(generator_net, z, batch, running_stats=running_stats)[:n]
         return decode(layout, logits, lambda block: draw(block, generator))

@@ -4,7 +4,10 @@ SDV sees model space: standardised numbers and integer category codes, so schema
 stays ours (rounding and range clipping included, so SDV's enforce_* options are off). Fits are
 made reproducible by seeding numpy, Python and torch around the call (restored afterwards).
 Sampling skips SDV for CTGAN and TVAE (``ctgan_sampling``, ``tvae_sampling``: the trained network
-run directly, seeded from our seed; TVAE's rows equal SDV's bit for bit).
+run directly, seeded from our seed; TVAE's rows equal SDV's bit for bit). Conditions
+(``sample(where=...)``): CTGAN draws with its conditional vector set to one categorical equality, then
+keeps the rows that meet every condition (bounded rejection); TVAE has no conditional input, so only the
+bounded rejection; both fail with one line giving the acceptance rate when it is too low.
 
 Saved CTGAN/TVAE models hold no pickle: the network as a torch ``state_dict`` (read back with
 ``torch.load(weights_only=True)``), the data transformer's spans as JSON plus arrays (npz, read with
@@ -27,8 +30,9 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 import pandas as pd
 
-from ..exceptions import IntegrityError, ParameterError, UntrustedPayloadError
-from .base import BaseGenerator
+from ..conditions import Conditions
+from ..exceptions import GeneratorError, IntegrityError, ParameterError, UntrustedPayloadError
+from .base import BaseGenerator, child_seed
 from .encoding import ModelData
 
 __all__ = ["CTGANGenerator", "TVAEGenerator", "SDVGaussianCopulaGenerator"]
@@ -139,7 +143,10 @@ class _NeuralGenerator(_SDVGenerator):
         return 50_000
 
     def _sample(self, state: dict, n: int, rng: np.random.Generator, seed: int) -> ModelData:
-        cols = self._sample_columns(self._network(state), n, seed)
+        return self._model_data(state, self._sample_columns(self._network(state), n, seed), n)
+
+    def _model_data(self, state: dict, cols: dict[str, np.ndarray], n: int) -> ModelData:
+        """The network's decoded columns (``n<j>``, ``c<j>``) as model space."""
         p, q = state["n_numeric"], state["n_codes"]
         numeric = np.column_stack([cols[f"n{j}"] for j in range(p)]) if p else np.empty((n, 0))
         codes = np.column_stack([cols[f"c{j}"] for j in range(q)]).astype(np.int32) if q else np.empty((n, 0), np.int32)
@@ -241,12 +248,51 @@ class CTGANGenerator(_NeuralGenerator):
 
         return Generator(sizes["embedding_dim"] + sizes["cond_dim"], tuple(sizes["generator_dim"]), sizes["data_dim"])
 
-    def _sample_columns(self, state: dict, n: int, seed: int) -> dict[str, np.ndarray]:
+    def _sample_columns(self, state: dict, n: int, seed: int, cond_probs: np.ndarray | None = None
+                        ) -> dict[str, np.ndarray]:
+        """``n`` rows from the generator; ``cond_probs`` sets its conditional vector (``condition_probs``), and then
+        BatchNorm uses its training statistics: with one vector for a whole batch, per-batch statistics would
+        subtract the vector's effect in every layer (sdv-dev/CTGAN#235)."""
         from .ctgan_sampling import CTGANLayout, sample_frame
 
         layout = CTGANLayout(state["spans"], state["cond_probs"], state["n_cond"])
         sizes = state["sizes"]
-        return sample_frame(state["network"], sizes["batch_size"], sizes["embedding_dim"], layout, n, seed)
+        return sample_frame(state["network"], sizes["batch_size"], sizes["embedding_dim"], layout, n, seed,
+                            cond_probs=cond_probs, running_stats=cond_probs is not None)
+
+    def _sample_matching(self, state: dict, n: int, rng: np.random.Generator, seed: int,
+                         where: Conditions) -> ModelData:
+        """Rows that meet ``where``: drawn with CTGAN's conditional vector set to one categorical equality
+        (``_condition_vector``; BatchNorm with its training statistics, as ctgan's fix sdv-dev/CTGAN#236), then
+        kept where every condition holds (the generator does not always honour its vector; other conditions,
+        numeric ranges included, are met only this way), by bounded rejection: a one-line GeneratorError with
+        the acceptance rate when it is too low."""
+        net = self._network(state)
+        cond, used = self._condition_vector(net, where)
+        how = (f"rows drawn with CTGAN's conditional vector set to {used}" if used else
+               "rows drawn (no category condition for CTGAN's conditional vector)")
+        return _bounded_rejection(self, lambda m, s: self._model_data(state, self._sample_columns(net, m, s, cond), m),
+                                  n, seed, where, how)
+
+    def _condition_vector(self, net: dict, where: Conditions) -> tuple[np.ndarray | None, str]:
+        """Conditional-vector probabilities for the categorical equality the rare rows hold least of (where the
+        vector helps most), and that condition's text; (None, "") when no condition can use it."""
+        from .ctgan_sampling import CTGANLayout, condition_probs
+
+        layout = CTGANLayout(net["spans"], net["cond_probs"], net["n_cond"])
+        _, codes = where.model_bounds(self.encoder_)
+        best: tuple[float, np.ndarray, str] | None = None
+        for cond in where.items:
+            if cond.kind != "equals" or cond.column not in self.encoder_.categorical_columns_:
+                continue
+            j = self.encoder_.categorical_columns_.index(cond.column)
+            probs = condition_probs(layout, f"c{j}", codes.get(j, np.zeros(0, dtype=np.int64)))
+            if probs is None:
+                continue
+            share = _column_share(layout, f"c{j}", probs)
+            if best is None or share < best[0]:
+                best = (share, probs, ", ".join(cond.texts()))
+        return (None, "") if best is None else (best[1], best[2])
 
 
 class TVAEGenerator(_NeuralGenerator):
@@ -276,6 +322,17 @@ class TVAEGenerator(_NeuralGenerator):
 
         return Decoder(sizes["embedding_dim"], tuple(sizes["decompress_dims"]), sizes["data_dim"])
 
+    def _sample_matching(self, state: dict, n: int, rng: np.random.Generator, seed: int,
+                         where: Conditions) -> ModelData:
+        """The base's bounded rejection, the only way for TVAE: its decoder takes noise alone (no conditional
+        input), so rows are drawn as usual and kept where ``where`` holds; when too few are, the one-line
+        GeneratorError gives the acceptance rate and says why."""
+        try:
+            return super()._sample_matching(state, n, rng, seed, where)
+        except GeneratorError as exc:
+            raise GeneratorError(f"{exc} (TVAE has no conditional input: its decoder takes noise only, so conditions "
+                                 f"are met by keeping the sampled rows that meet them)") from None
+
     def _sample_columns(self, state: dict, n: int, seed: int) -> dict[str, np.ndarray]:
         from .tvae_sampling import sample_tvae_frame
 
@@ -297,6 +354,49 @@ class SDVGaussianCopulaGenerator(_SDVGenerator):
 
         return GaussianCopulaSynthesizer(metadata, default_distribution=self.default_distribution,
                                          enforce_rounding=False)
+
+
+def _column_share(layout: Any, column: str, probs: np.ndarray) -> float:
+    """The training share of the categories ``probs`` asks for, within their discrete column."""
+    start = 0
+    for span in layout.spans:
+        if span.continuous:
+            continue
+        if span.name == column:
+            block = layout.cond_probs[start : start + span.width]
+            return float(block[probs[start : start + span.width] > 0].sum() / block.sum())
+        start += span.width
+    return 1.0
+
+
+def _bounded_rejection(gen: BaseGenerator, draw: Any, n: int, seed: int, where: Conditions, how: str) -> ModelData:
+    """``n`` rows of ``draw(m, seed)`` that meet ``where``, as the base's bounded rejection: the first batch seeded
+    by ``seed``, the next by child seeds of it; a one-line GeneratorError (``how`` the rows were drawn, the
+    acceptance rate) when n rows would take more than ``max_rejection_factor`` x n draws."""
+    bound = gen.max_rejection_factor * n
+    kept: list[ModelData] = []
+    have = drawn = accepted = index = 0
+    batch, batch_seed = max(n, 1_000), seed
+    while have < n:
+        data = draw(batch, batch_seed)
+        ok = where.mask(gen.encoder_.inverse(data))
+        drawn, accepted = drawn + batch, accepted + int(ok.sum())
+        if ok.any():
+            kept.append(data.take(np.flatnonzero(ok)[: n - have]))
+            have += len(kept[-1].numeric)
+        rate = accepted / drawn
+        if have < n and rate == 0:
+            raise GeneratorError(f"{gen.name}: none of {drawn:,} {how} meet {where.describe()} (acceptance rate 0%): "
+                                 f"loosen the conditions")
+        if have < n and drawn + (n - have) / rate > bound:
+            raise GeneratorError(
+                f"{gen.name}: only {rate:.4%} of {how} meet {where.describe()} ({accepted:,} of {drawn:,}); {n:,} rows "
+                f"would need about {n / rate:,.0f} draws, over the bound of {bound:,} draws "
+                f"({gen.max_rejection_factor}x n): loosen the conditions")
+        index += 1
+        batch_seed = child_seed(seed, 7, index)
+        batch = int(min(max(1_000, np.ceil(1.2 * (n - have) / max(rate, 1e-12))), max(gen.block_rows(), n)))
+    return ModelData(np.concatenate([k.numeric for k in kept]), np.concatenate([k.codes for k in kept]))
 
 
 @contextlib.contextmanager
