@@ -17,6 +17,7 @@ DEMO_GENERATORS = {
     "smote-nc": {},
     "gaussian-copula": {},
     "ctgan": {"epochs": 30, "verbose": False},
+    "arf": {},
 }
 
 
