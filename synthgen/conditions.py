@@ -227,7 +227,9 @@ def conditions_from(where: Any, schema: Schema) -> Conditions | None:
     """
     if where is None or isinstance(where, Conditions):
         return where or None
-    if isinstance(where, (str, bytes)) or (isinstance(where, Sequence) and not isinstance(where, Mapping)):
+    if isinstance(where, str):
+        where = [where]  # one text condition, not its characters
+    if isinstance(where, Sequence) and not isinstance(where, (Mapping, bytes)):
         parsed = parse_where([str(t) for t in where])
         items = [_from_texts(column, ops, schema) for column, ops in parsed.items()]
     elif isinstance(where, Mapping):

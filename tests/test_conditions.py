@@ -74,6 +74,8 @@ def test_texts_and_python_form_give_the_same_conditions(fitted):
     assert Conditions.from_dict(json.loads(json.dumps(from_texts.to_dict()))) == from_texts
     assert parse_where(["Age>=30", "Age<50", "Make==Honda"]) == {"Age": [(">=", "30"), ("<", "50")],
                                                                 "Make": [("=", "Honda")]}
+    # one text on its own is one condition (not a sequence of characters)
+    assert conditions_from("provider=Maestro", schema) == conditions_from(["provider=Maestro"], schema)
     several = conditions_from({"provider": ["Maestro", "Discover"], "customer_present": False}, schema)
     assert several.texts() == ["provider=Maestro|Discover", "customer_present=False"]
     assert conditions_from(several.texts(), schema) == several
