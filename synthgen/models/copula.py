@@ -134,7 +134,8 @@ class GaussianCopulaGenerator(BaseGenerator):
         return dims, free
 
     def _decode(self, state: dict, z: np.ndarray) -> ModelData:
-        """Normal scores (one row per dimension) to model space through the marginals."""
+        """Normal scores (one row per dimension) to model space through the marginals (their grids mapped
+        into normal space once, so no per-value normal CDF is needed; categories by their inner cut points)."""
         z_grid = ndtri(np.clip(state["probs"], 1e-12, 1 - 1e-12))
         p, n = state["quantiles"].shape[0], z.shape[1]
         numeric = np.empty((p, n))
@@ -150,18 +151,7 @@ class GaussianCopulaGenerator(BaseGenerator):
         factor = state["factor"]
         # correlated normals, one row per column (column-major: each column reads contiguous memory)
         z = factor @ rng.standard_normal((factor.shape[0], n))
-        # the marginals' grids are mapped into normal space once, so no per-value normal CDF is needed
-        z_grid = ndtri(np.clip(state["probs"], 1e-12, 1 - 1e-12))
-        p = state["quantiles"].shape[0]
-        numeric = np.empty((p, n))
-        for j in range(p):
-            numeric[j] = np.interp(z[j], z_grid, state["quantiles"][j])
-        cards = state["cards"]
-        codes = np.empty((len(cards), n), dtype=np.int32)
-        for j, card in enumerate(cards):
-            cuts = ndtri(state["cum"][j, 1:card])  # inner cut points between categories
-            codes[j] = np.searchsorted(cuts, z[p + j], side="right")
-        return ModelData(numeric.T, codes.T)
+        return self._decode(state, z)
 
 
 def _grid_interval(q: np.ndarray, z_grid: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
