@@ -58,7 +58,7 @@ from time import perf_counter
 from typing import Any
 
 from .exceptions import FileFormatError, SynthgenError, UsageError
-from .io import sha256_file
+from .io import sha256_file, sha256_path
 from .versions import synthgen_version
 
 __all__ = [
@@ -208,10 +208,7 @@ def digest(path: str | os.PathLike) -> dict[str, Any]:
         if p.is_file():
             return {"path": str(path), "type": "file", "sha256": sha256_file(p)}
         if p.is_dir():
-            h = hashlib.sha256()
-            for f in sorted((f for f in p.rglob("*") if f.is_file()), key=lambda f: f.relative_to(p).as_posix()):
-                h.update(f"{f.relative_to(p).as_posix()}\0{sha256_file(f)}\n".encode("utf-8", "surrogateescape"))
-            return {"path": str(path), "type": "folder", "sha256": h.hexdigest()}
+            return {"path": str(path), "type": "folder", "sha256": sha256_path(p)}
     except OSError:  # the command itself will say what is wrong with it
         return {"path": str(path), "type": "unreadable", "sha256": None}
     return {"path": str(path), "type": "missing", "sha256": None}

@@ -393,13 +393,32 @@ def sha256_path(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+_SHA256_MEMO: dict[tuple[int, ...], str] = {}  # (device, inode, size, mtime_ns) -> sha256
+_MTIME_GRANULE_NS = 50_000_000  # well above the kernel's coarse clock tick that stamps mtime (4-10 ms)
+
+
 def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks.
+
+    Remembered in this process by the file's identity and stat (device, inode, size, mtime), which a
+    rename keeps and a write changes: ``generate`` hashes its output for the lineage manifest, and the
+    audit log hashes the same file after the command; a second read of a multi-GB output costs seconds.
+    Only a hash that ended a clock tick after the file's mtime is kept, so a later write of the same
+    size cannot share the remembered mtime."""
     with open(path, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in _SHA256_MEMO:
+            return _SHA256_MEMO[key]
+        digest = hashlib.sha256()
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    hexdigest = digest.hexdigest()
+    if time.time_ns() >= st.st_mtime_ns + _MTIME_GRANULE_NS:
+        if len(_SHA256_MEMO) > 4096:
+            _SHA256_MEMO.clear()
+        _SHA256_MEMO[key] = hexdigest
+    return hexdigest
 
 
 def sha256_frame(df: pd.DataFrame) -> str:

@@ -53,7 +53,10 @@ WORKER_TIMEOUT = 600.0  # seconds the command waits for the run to be logged
 _RESULT = "SYNTHGEN-TRACKING-RESULT "  # the worker's result line (mlflow prints its own lines too)
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 # the MLflow client's own retries (7, doubling waits) would hold a finished command for minutes
-_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+# MLflow's usage telemetry is off unless the user's environment turns it on (a fraud team's pipeline should
+# not send events to a third party because synthgen ran)
+_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+               "MLFLOW_DISABLE_TELEMETRY": "true"}
 _CONTEXTS = {"data": "training", "train": "train", "holdout": "holdout"}  # a dataset's role, by argument
 _DTYPES = {"int": "long", "uint": "long", "float": "double", "bool": "boolean", "datetime64": "datetime"}
 
@@ -149,10 +152,13 @@ class Tracker:
     def __init__(self, request: Request, inputs: Sequence[str], outputs: Sequence[str]) -> None:
         self.request, self.inputs, self.outputs = request, [str(p) for p in inputs], [str(p) for p in outputs]
         env = {**_CLIENT_ENV, **os.environ}
-        # the worker loads this module without the package's __init__ (every generator, torch included):
+        # the worker loads this module without the package's __init__ (every generator, torch included)
+        # and without .exceptions (scikit-learn's import, 1.9 s here; the worker raises no UsageError):
         # it pays for mlflow's import only
         code = ("import sys, types; pkg = types.ModuleType('synthgen'); "
                 f"pkg.__path__ = [{str(Path(__file__).resolve().parent)!r}]; sys.modules['synthgen'] = pkg; "
+                "exc = types.ModuleType('synthgen.exceptions'); exc.UsageError = type('UsageError', (Exception,), {}); "
+                "sys.modules['synthgen.exceptions'] = exc; "
                 "from synthgen.tracking import _worker; _worker()")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-c", code, request.experiment], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -213,6 +219,7 @@ def start(request: Request | None, inputs: Sequence[str] = (), outputs: Sequence
 # --- what a command wrote, as params / metrics / tags / datasets / artifacts (no mlflow needed) ---
 
 def _sha256(path: Path) -> str:
+    # not io.sha256_file: the worker loads this module alone, and io would bring pandas and pyarrow with it
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -505,6 +512,9 @@ def _worker() -> None:
         experiment_id, ready = _experiment_id(mlflow, experiment), None
         import mlflow.data.dataset_source_registry  # noqa: F401 - loaded now, while the command still runs
         import mlflow.data.meta_dataset  # noqa: F401
+        from mlflow.tracking.context.registry import resolve_tags
+
+        resolve_tags()  # a run's context tags (git's import among them), resolved once now, while it runs
     except Exception as exc:  # noqa: BLE001 - reported after the command, as a warning
         experiment_id, ready = None, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     text = sys.stdin.read()
@@ -518,6 +528,10 @@ def _worker() -> None:
         result = {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
     result_out.write(_RESULT + json.dumps(result) + "\n")
     result_out.flush()
+    sys.stderr.flush()
+    # the run is committed: skip mlflow's exit handlers (engine disposal, telemetry flush), which held
+    # the finished command for another second
+    os._exit(0)
 
 
 def _experiment_id(mlflow: Any, name: str) -> str:

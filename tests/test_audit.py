@@ -130,6 +130,28 @@ def test_folder_digest_is_stable_and_sees_changes(tmp_path):
     assert audit.digest(tmp_path / "nope") == {"path": str(tmp_path / "nope"), "type": "missing", "sha256": None}
 
 
+def test_file_hash_is_remembered_across_a_rename_and_never_stale(tmp_path, monkeypatch):
+    """generate hashes its output for the lineage manifest and the audit line hashes it again after the
+    rename: the second is served from memory; a same-size rewrite within the mtime tick is hashed anew."""
+    import synthgen.io as sio
+
+    fresh = tmp_path / "fresh.bin"
+    fresh.write_bytes(b"a" * 1000)
+    first = sha256_file(fresh)
+    fresh.write_bytes(b"b" * 1000)  # same size, possibly the same mtime tick: must not be served stale
+    assert sha256_file(fresh) == hashlib.sha256(b"b" * 1000).hexdigest() != first
+
+    old = tmp_path / "old.bin"
+    old.write_bytes(b"c" * 5000)
+    os.utime(old, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # written long ago
+    expected = hashlib.sha256(b"c" * 5000).hexdigest()
+    assert sha256_file(old) == expected
+    os.rename(old, tmp_path / "renamed.bin")
+    monkeypatch.setattr(sio.hashlib, "sha256", lambda: pytest.fail("the renamed file was read again"))
+    assert sha256_file(tmp_path / "renamed.bin") == expected
+    assert audit.digest(tmp_path / "renamed.bin")["sha256"] == expected
+
+
 def test_default_location_and_off(files, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SYNTHGEN_AUDIT_LOG")
