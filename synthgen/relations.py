@@ -42,6 +42,7 @@ MIN_ROWS = 30  # rows with both values present that a detected relation must hol
 _MAX_FIXED_VALUES = 200  # a fixed combination's source has at most this many values...
 _MIN_ROWS_PER_VALUE = 2.0  # ...and at least this many rows per value on average (else it is an identifier)
 _DETECT_ROWS = 200_000  # candidates are found on a seeded sample of this many rows, then checked on all
+_PROBE_ROWS = 1_000  # an order or sum is first tried on this many rows: one failing row rules it out
 _SCALE_ORDER = 0.99  # an order that a random pairing keeps in this share of rows is one of scale, not kept
 _NICE = (7, 10, 12, 24, 60, 100, 1000, 3600, 86400, 604800)  # constants preferred when several fit
 
@@ -134,26 +135,35 @@ def _order_by_scale(x: np.ndarray, y: np.ndarray) -> bool:
 
 def _numeric_relations(frame: pd.DataFrame, schema: Schema, names: list[str]) -> list[Relation]:
     vals = {n: _values(frame, schema, n) for n in names}
+    present = {n: ~np.isnan(v) for n, v in vals.items()}
+    head = {n: v[:_PROBE_ROWS] for n, v in vals.items()}
     found: list[Relation] = []
     integer = [n for n in names if schema[n].kind == ColumnKind.INTEGER]
     for a, b in itertools.permutations(integer, 2):
-        both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+        # b == a // c with c >= 2 needs 0 <= 2 b <= a: one row of the first ones that breaks it rules c out
+        if np.any(head[a] < 0) or np.any(2 * head[b] > head[a]) or np.any(head[b] < 0):
+            continue
+        both = present[a] & present[b]
         if both.sum() >= MIN_ROWS and np.unique(vals[b][both]).size < np.unique(vals[a][both]).size:
             c = _floordiv_constant(vals[a][both], vals[b][both])
             if c is not None and np.array_equal(np.floor(vals[a][both] / c), vals[b][both]):
                 found.append(Relation("floordiv", (a, b), c))
     for a, b in itertools.permutations(names, 2):
-        if schema[a].kind == ColumnKind.DATETIME and schema[b].kind != ColumnKind.DATETIME:
-            continue
         if (schema[a].kind == ColumnKind.DATETIME) != (schema[b].kind == ColumnKind.DATETIME):
             continue
-        both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+        if np.any(head[a] > head[b]):  # a relation holds in every row: most pairs fail in the first rows
+            continue
+        both = present[a] & present[b]
         x, y = vals[a][both], vals[b][both]
         if len(x) >= MIN_ROWS and np.all(x <= y) and np.any(x < y) and not _order_by_scale(x, y):
             found.append(Relation("order", (a, b)))
     numbers = [n for n in names if schema[n].kind in (ColumnKind.INTEGER, ColumnKind.CONTINUOUS)]
     for a, b in itertools.combinations(numbers, 2):
-        both = ~np.isnan(vals[a]) & ~np.isnan(vals[b])
+        first = head[a] + head[b]
+        first = first[~np.isnan(first)]
+        if len(first) and np.ptp(first) > 1e-9 * max(1.0, abs(first[0])):
+            continue
+        both = present[a] & present[b]
         total = vals[a][both] + vals[b][both]
         if len(total) >= MIN_ROWS and np.unique(vals[a][both]).size > 1 and np.ptp(total) <= 1e-9 * max(1.0, abs(total[0])):
             found.append(Relation("sum", (a, b), float(total[0])))
@@ -163,16 +173,26 @@ def _numeric_relations(frame: pd.DataFrame, schema: Schema, names: list[str]) ->
 def _fixed_relations(frame: pd.DataFrame, schema: Schema, sources: list[str], names: list[str]) -> list[Relation]:
     """A -> B for discrete sources A (categories, or whole numbers with few values) and any modelled B: on
     factorised codes, A determines B when the (A, B) pairs are no more than A's values."""
-    codes = {n: pd.factorize(frame[n], use_na_sentinel=True)[0].astype(np.int64) for n in set(sources) | set(names)}
+    head = frame.iloc[:_PROBE_ROWS]
+    probe = {n: pd.factorize(head[n], use_na_sentinel=True)[0].astype(np.int64) for n in set(sources) | set(names)}
+    pairs = set()
+    for a in sources:  # A determines B in every row only if it does in the first rows: most pairs end here
+        for b in names:
+            both = (probe[a] >= 0) & (probe[b] >= 0) if a != b else None
+            if both is not None and _determines(probe[a][both], probe[b][both], len(head)):
+                pairs.add((a, b))
+    codes = {n: pd.factorize(frame[n], use_na_sentinel=True)[0].astype(np.int64) for n in {c for p in pairs for c in p}}
     found: list[Relation] = []
     for a in sources:
+        if not any((a, b) in pairs for b in names):
+            continue
         ca = codes[a]
         counts = np.bincount(ca[ca >= 0])
         n_values = int(np.count_nonzero(counts))
         if n_values < 2 or n_values > _MAX_FIXED_VALUES:
             continue
         for b in names:
-            if a == b:
+            if (a, b) not in pairs:
                 continue
             cb = codes[b]
             both = (ca >= 0) & (cb >= 0)

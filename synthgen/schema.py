@@ -303,12 +303,13 @@ class Schema:
         kind = spec.kind
         if kind.is_numeric:
             vals = np.asarray(values, dtype=np.float64)
-            finite = ~np.isnan(vals)
+            own = False  # whether vals is an array made here, which may then be changed in place
             if spec.minimum is not None and spec.maximum is not None:
-                vals = np.where(finite, np.clip(vals, spec.minimum, spec.maximum), np.nan)
+                vals, own = np.clip(vals, spec.minimum, spec.maximum), True  # NaN stays NaN
             if kind == ColumnKind.INTEGER:
-                vals = np.round(vals)
+                vals = np.round(vals, out=vals if own else None)
             if kind == ColumnKind.DATETIME:
+                finite = ~np.isnan(vals)
                 stamps = np.where(finite, np.round(vals), 0).astype("int64").astype("datetime64[s]")
                 if spec.datetime_format:
                     text = format_datetimes(stamps, spec.datetime_format)
@@ -317,7 +318,7 @@ class Schema:
                 out = pd.Series(stamps.astype("datetime64[ns]"))
                 out[~finite] = pd.NaT
                 return out.astype(spec.dtype) if spec.dtype.startswith("datetime64") else out
-            return _cast(pd.Series(vals), spec.dtype, has_missing=not finite.all())
+            return _cast(pd.Series(vals), spec.dtype, has_missing=bool(np.isnan(vals).any()))
         if kind.is_categorical:
             series = pd.Series(values, dtype=object, copy=False)
             if spec.dtype == "object":

@@ -502,8 +502,9 @@ class BaseGenerator(BaseEstimator):
         schema = self.schema_
         columns: dict[str, pd.Series] = {}
         for spec in schema.columns:
-            if spec.name == schema.target:
-                column = schema.restore_column(spec, np.full(m, label, dtype=object))
+            if spec.name == schema.target:  # the label restored once, then repeated (an object array of m
+                one = schema.restore_column(spec, np.array([label], dtype=object))  # labels cost ~8 ms/100k rows)
+                column = pd.Series(_values(one).take(np.zeros(m, dtype=np.intp)))
             elif spec.name in values:
                 column = values[spec.name]
             elif spec.kind == ColumnKind.IDENTIFIER:
@@ -518,8 +519,8 @@ class BaseGenerator(BaseEstimator):
                 column = self._fresh_keys(spec, m, row_offset, class_index, bseed)
             else:  # personal data / free text: never copied, left empty
                 column = pd.Series([None] * m, dtype=object)
-            columns[spec.name] = column.set_axis(index)
-        return pd.DataFrame(columns, index=index)
+            columns[spec.name] = _values(column)  # without their index: no per-column copy or alignment
+        return pd.DataFrame(columns, index=index, copy=False)  # a block is copied once, when blocks are joined
 
     def _fresh_keys(self, spec, m: int, row_offset: int, class_index: int, bseed: int) -> pd.Series:
         """``m`` fresh keys for a block: group sizes drawn from the real rows-per-key histogram of the
@@ -687,3 +688,10 @@ def positive_int(value: Any, name: str) -> int:
     if not isinstance(value, (int, np.integer)) or value <= 0:
         raise ParameterError(f"{name}: expected a whole number > 0, got {value!r}")
     return int(value)
+
+
+def _values(column: pd.Series) -> Any:
+    """A column's values as a numpy array, or its extension array (nullable, categorical, datetime-tz)."""
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.array
+    return column.to_numpy(copy=False)

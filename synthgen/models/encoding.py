@@ -109,7 +109,8 @@ class TableEncoder:
         for name, j in self.indicator_of_.items():
             missing_of[name] = data.codes[:, j] == 1
         for j, name in enumerate(self.numeric_columns_):
-            values = data.numeric[:, j] * self.scale_[j] + self.mean_[j]
+            values = np.multiply(data.numeric[:, j], self.scale_[j])
+            values += self.mean_[j]  # in place: one new array per column, not two
             if name in missing_of:
                 values = np.where(missing_of[name], np.nan, values)
             out[name] = self.schema.restore_column(self.schema[name], values)
