@@ -403,8 +403,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     Remembered in this process by the file's identity and stat (device, inode, size, mtime), which a
     rename keeps and a write changes: ``generate`` hashes its output for the lineage manifest, and the
     audit log hashes the same file after the command; a second read of a multi-GB output costs seconds.
-    Only a hash that ended a clock tick after the file's mtime is kept, so a later write of the same
-    size cannot share the remembered mtime."""
+    Only a hash that ended a clock tick after the file's mtime, with the file's size and mtime the same
+    after the read as before it, is kept, so a later write of the same size cannot share the remembered
+    mtime (synthgen writes its files whole, then renames them into place)."""
     with open(path, "rb") as handle:
         st = os.fstat(handle.fileno())
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -413,8 +414,10 @@ def sha256_file(path: str | os.PathLike) -> str:
         digest = hashlib.sha256()
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+        after = os.fstat(handle.fileno())
     hexdigest = digest.hexdigest()
-    if time.time_ns() >= st.st_mtime_ns + _MTIME_GRANULE_NS:
+    unchanged = (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns)  # no write while reading
+    if unchanged and time.time_ns() >= st.st_mtime_ns + _MTIME_GRANULE_NS:
         if len(_SHA256_MEMO) > 4096:
             _SHA256_MEMO.clear()
         _SHA256_MEMO[key] = hexdigest
