@@ -178,13 +178,13 @@ def _fixed_relations(frame: pd.DataFrame, schema: Schema, sources: list[str], na
     pairs = set()
     for a in sources:  # A determines B in every row only if it does in the first rows: most pairs end here
         for b in names:
-            both = (probe[a] >= 0) & (probe[b] >= 0) if a != b else None
-            if both is not None and _determines(probe[a][both], probe[b][both], len(head)):
+            both = (probe[a] >= 0) & (probe[b] >= 0)
+            if a != b and _determines(probe[a][both], probe[b][both], len(head)):
                 pairs.add((a, b))
     codes = {n: pd.factorize(frame[n], use_na_sentinel=True)[0].astype(np.int64) for n in {c for p in pairs for c in p}}
     found: list[Relation] = []
     for a in sources:
-        if not any((a, b) in pairs for b in names):
+        if a not in {source for source, _ in pairs}:
             continue
         ca = codes[a]
         counts = np.bincount(ca[ca >= 0])

@@ -298,3 +298,20 @@ def test_kmeans_smote_finding_no_dense_cluster_fails_at_fit_in_one_line(fraud_sh
     message = str(info.value)
     assert "found no cluster with enough rare rows" in message and "cluster_balance_threshold=0.01" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["smote", "borderline-smote-2"])
+def test_rows_equal_imblearn_across_interpolation_slices(fraud_shared, name, monkeypatch):
+    """_blend interpolates in slices of _BLEND_ROWS rows; with slices much smaller than n (and borderline-2's
+    scaled steps) the rows still equal imblearn's bit for bit."""
+    import synthgen.models.smote as smote_module
+
+    monkeypatch.setattr(smote_module, "_BLEND_ROWS", 700)
+    gen = make_generator(name, random_state=0).fit(fraud_shared, target="fraud")
+    st, X, y = _stored(gen)
+    n, seed = 3_000, 11
+    X_res, _ = _imblearn(name, {1: int(y.sum()) + n}, seed, gen).fit_resample(X, y)
+    new, p = X_res[len(X):], gen.encoder_.n_numeric
+    ours = gen._rows(st, n, seed)
+    np.testing.assert_array_equal(ours.numeric, new[:, :p])
+    np.testing.assert_array_equal(ours.codes, argmax_blocks(new[:, p:], gen.encoder_.cardinalities))
