@@ -15,25 +15,57 @@ from __future__ import annotations
 import collections
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
 from .exceptions import SynthgenError, UsageError
 
-__all__ = ["ENGINES", "LocalEngine", "RayEngine", "make_engine", "RAY_INSTALL_HINT"]
+__all__ = ["ENGINES", "LocalEngine", "RayEngine", "make_engine", "RAY_INSTALL_HINT", "local_cores"]
 
 ENGINES = ("local", "ray")
 RAY_INSTALL_HINT = "pip install 'synthgen[ray]'"
 
 
+def local_cores() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class LocalEngine:
-    """Runs each item in this process, in order."""
+    """Runs each item in this process, in order (or on a few threads of it, where the caller says so)."""
 
     name = "local"
 
-    def map(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any = None) -> Iterator[Any]:
-        """``fn(shared, item)`` for each item, in order."""
-        for item in items:
-            yield fn(shared, item)
+    @property
+    def cores_per_task(self) -> int:
+        """Threads one task may use: it runs alone in this process (or beside fits on ``threads``)."""
+        return local_cores()
+
+    def map(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any = None,
+            threads: int = 1) -> Iterator[Any]:
+        """``fn(shared, item)`` for each item, results in the items' order. ``threads`` > 1 runs up to that
+        many items at once on threads of this process: for an ``fn`` that spends its time in native code that
+        releases the GIL (a model fit on one OpenMP thread) and shares no state between items, so the result
+        of each item is the same as in order; at most ``2 * threads`` items are submitted ahead."""
+        if threads <= 1:
+            for item in items:
+                yield fn(shared, item)
+            return
+        pending: collections.deque = collections.deque()
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="synthgen") as pool:
+            try:
+                for item in items:
+                    pending.append(pool.submit(fn, shared, item))
+                    if len(pending) >= 2 * threads:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:  # stopped early: what has not started is not started
+                    future.cancel()
 
     def close(self) -> None:
         return None
@@ -49,6 +81,7 @@ class RayEngine:
     """Runs each item as a Ray task; ``shared`` is put in Ray's object store once and passed by reference."""
 
     name = "ray"
+    cores_per_task = 1  # a task holds one of Ray's CPUs
 
     def __init__(self, workers: int | None = None, address: str | None = None, in_flight: int | None = None) -> None:
         try:
@@ -78,9 +111,11 @@ class RayEngine:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.in_flight = in_flight or max(2, 2 * cpus)
 
-    def map(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any = None) -> Iterator[Any]:
+    def map(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any = None,
+            threads: int = 1) -> Iterator[Any]:
         """``fn(shared, item)`` for each item as a Ray task; results in the items' order, at most
-        ``in_flight`` tasks submitted ahead of the one being read. A task's synthgen error is raised as it is."""
+        ``in_flight`` tasks submitted ahead of the one being read. A task's synthgen error is raised as it is.
+        ``threads`` is the local engine's: each Ray task is one process on one of Ray's CPUs."""
         ray = self._ray
         remote = ray.remote(fn)
         shared_ref = ray.put(shared)

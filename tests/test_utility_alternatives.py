@@ -86,7 +86,7 @@ def test_brier_matches_scikit_learn_and_tuning_never_sees_the_holdout():
 
     def _scores(frames, seed):
         d, model_seed = _data(frames, np.random.default_rng(seed))
-        run = _fit_options(FAMILIES["hgb"], d, model_seed, primary=True)
+        run = _fit_options(FAMILIES["hgb"], d, model_seed)
         return run["scores"], None, run["tuning"]
 
     train, holdout, target, label, _ = fraud_setup(legit=4_000)

@@ -89,7 +89,7 @@ def test_seeded_family_point_value_is_the_mean_over_repeats(fraud_frames, three)
     _, details, _ = three
     d, model_seed = U._data(fraud_frames, np.random.default_rng(11))
     y = fraud_frames.y["holdout"].astype(int)
-    per_seed = [U._fit_options(FAMILIES["rf"], d, s, False) for s in U._repeat_seeds(model_seed, 2)]
+    per_seed = [U._fit_options(FAMILIES["rf"], d, s) for s in U._repeat_seeds(model_seed, 2)]
     values = [U.holdout_metrics(r["scores"]["augmented"][0], y)["pr_auc"] for r in per_seed]
     assert values[0] != values[1]  # the forest does use its seed
     assert details["models"]["rf"]["alternatives"]["augmented"]["pr_auc"] == pytest.approx(np.mean(values))
@@ -201,3 +201,29 @@ def test_free_options_are_fitted_once_per_split_and_equal_a_refit(fraud_frames, 
     assert len(fits) == 2 * (4 + U.TUNE_FOLDS) + 2
     assert cached[0] == refit[0] and json.dumps(cached[1], sort_keys=True) == json.dumps(refit[1], sort_keys=True)
     assert first[0] != cached[0]  # a different synthetic set really was scored
+
+
+def test_fits_at_once_give_the_scores_of_fits_in_turn(fraud_frames, three, monkeypatch):
+    """The local engine runs utility's fits on fit_threads() threads (2 on this machine): every figure equals
+    the one from fitting in turn, for a deterministic (hgb, logreg) and a seeded family (rf, 2 repeats)."""
+    import threading
+
+    U._FREE_CACHE.clear()
+    names, hgb = set(), FAMILIES["hgb"]
+
+    def fit(*a):
+        names.add(threading.current_thread().name)
+        return hgb.fit(*a)
+
+    monkeypatch.setitem(FAMILIES, "hgb", type(hgb)(hgb.name, hgb.description, hgb.seeded, fit))
+    monkeypatch.setattr(U, "fit_threads", lambda: 1)
+    in_turn = U.utility(fraud_frames, 11, models=["hgb", "logreg", "rf"], repeats=2)
+    assert names == {threading.current_thread().name}
+    U._FREE_CACHE.clear()
+    names.clear()
+    monkeypatch.setattr(U, "fit_threads", lambda: 3)
+    at_once = U.utility(fraud_frames, 11, models=["hgb", "logreg", "rf"], repeats=2)
+    assert len(names) > 1 and threading.current_thread().name not in names
+    assert at_once[0] == in_turn[0] == three[0]
+    assert json.dumps(at_once[1], sort_keys=True) == json.dumps(in_turn[1], sort_keys=True)
+    assert all(np.array_equal(at_once[2][k], in_turn[2][k]) for k in in_turn[2])

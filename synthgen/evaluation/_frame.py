@@ -26,7 +26,8 @@ def omp_threads(rows: int):
 
     Measured on a 2-core VM: a 170k-row fit took 5.6 s on one thread and 37-113 s on two
     (OpenMP spin-waits when the cores are shared), and small fits varied 0.9-12 s.
-    One thread is fast and steady; ``rows`` is kept for a future size-based choice.
+    One thread is fast and steady; ``rows`` is kept for a future size-based choice. The cores are used
+    instead by running independent fits side by side, one OpenMP thread each (``utility.fit_threads``).
     """
     from threadpoolctl import threadpool_limits
 

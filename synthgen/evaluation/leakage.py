@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from ..engine import local_cores
 from ._frame import Frames
 from .base import Metric
 
@@ -221,8 +222,10 @@ class MixedEncoder:
         return np.ascontiguousarray(np.hstack(blocks)), np.ascontiguousarray(C)
 
 
-def nearest(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray,
+            workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest reference row for every query row: (distance, index); chunked, bounded memory.
+    ``workers``: threads of the k-d tree search (default: every core this process may use).
 
     Per chunk one matrix product gives |r|^2 - 2 q.r for all pairs (the |q|^2 term does not
     change the argmin), category mismatches are counted with vectorised compares, and the
@@ -238,10 +241,11 @@ def nearest(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray) -> t
         # the same exact nearest row in O(n log m) instead of O(n m) (a tie may pick another row at the
         # same distance); the distance of the chosen row is recomputed directly, as on the blocked path
         tree = cKDTree(zr)
+        cores = workers or local_cores()  # each row's search is its own: the same row for any number of threads
         with _dcr_bar(nq) as bar:
             for start in range(0, nq, KD_TREE_CHUNK):
                 stop = min(nq, start + KD_TREE_CHUNK)
-                index[start:stop] = tree.query(zq[start:stop], k=1)[1]
+                index[start:stop] = tree.query(zq[start:stop], k=1, workers=cores)[1]
                 bar.update(stop - start)
         diff = zq - zr[index]
         return np.sqrt(np.einsum("ij,ij->i", diff, diff)), index
@@ -297,9 +301,9 @@ def row_hashes(frames: Frames, part: str) -> np.ndarray:
     return pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
 
 
-def _nearest_task(reference: tuple[np.ndarray, np.ndarray], query: tuple[np.ndarray, np.ndarray]) -> tuple:
+def _nearest_task(reference: tuple[np.ndarray, np.ndarray, int], query: tuple[np.ndarray, np.ndarray]) -> tuple:
     """One engine task: the nearest reference row of each row of one chunk of query rows."""
-    return nearest(query[0], query[1], reference[0], reference[1])
+    return nearest(query[0], query[1], reference[0], reference[1], reference[2])
 
 
 def nearest_chunks(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarray,
@@ -312,7 +316,7 @@ def nearest_chunks(zq: np.ndarray, cq: np.ndarray, zr: np.ndarray, cr: np.ndarra
     block = max(1, BLOCK_ELEMENTS // len(zr))
     step = block * max(1, math.ceil(DCR_TASK_ROWS / block))
     chunks = ((zq[i:i + step], cq[i:i + step]) for i in range(0, len(zq), step))
-    parts = list(engine.map(_nearest_task, chunks, shared=(zr, cr)))
+    parts = list(engine.map(_nearest_task, chunks, shared=(zr, cr, engine.cores_per_task)))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..engine import LocalEngine
+from ..engine import LocalEngine, local_cores
 from ..exceptions import EvaluationError, UsageError
 from ._frame import Frames, model_matrix
 from .base import Metric
@@ -284,28 +284,48 @@ def tuned_threshold(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, seed: int,
     A bagged family (rf) passes its ``out_of_bag`` train scores instead: each row scored by the trees
     that never saw it, an out-of-sample prediction that costs no extra fit. With fewer rare train rows
     than folds there is nothing to tune: the threshold stays 0.5, and the record says so (``fallback``).
+    (``utility`` runs the same folds as separate fits, ``_Fit``, so that they can run at once.)
     """
+    model = model or FAMILIES["hgb"]
+    fallback = _untunable(y, out_of_bag is not None)
+    if fallback is not None:
+        return 0.5, fallback
+    if out_of_bag is not None:
+        return _tuned(y, out_of_bag, True)
+    oof = np.empty(len(y))
+    for tr, te in _tuning_folds(y, seed):
+        oof[te] = model.fit_predict(X[tr], y[tr], is_cat, X[te], seed)
+    return _tuned(y, oof, False)
+
+
+def _tuning_rule(out_of_bag: bool) -> str:
+    return ("F1-maximising threshold on the forest's out-of-bag train predictions" if out_of_bag
+            else "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)")
+
+
+def _untunable(y: np.ndarray, out_of_bag: bool) -> dict | None:
+    """The tuning record when real train has too few rows of a class for the folds, else None."""
+    rare = int(y.sum())
+    if min(rare, len(y) - rare) >= TUNE_FOLDS:
+        return None
+    return {"threshold": 0.5, "out_of_fold_f1": math.nan, "folds": TUNE_FOLDS, "rule": _tuning_rule(out_of_bag),
+            "fallback": f"real train has {rare} rare rows; {TUNE_FOLDS}-fold tuning needs at least "
+                        f"{TUNE_FOLDS}: the tuned threshold is the default 0.5 (the same as the baseline)"}
+
+
+def _tuning_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, held-out) row positions of the tuning folds: stratified, shuffled by ``seed``."""
     from sklearn.model_selection import StratifiedKFold
 
-    model = model or FAMILIES["hgb"]
-    rule = ("F1-maximising threshold on the forest's out-of-bag train predictions" if out_of_bag is not None
-            else "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)")
-    rare = int(y.sum())
-    if min(rare, len(y) - rare) < TUNE_FOLDS:
-        return 0.5, {"threshold": 0.5, "out_of_fold_f1": math.nan, "folds": TUNE_FOLDS, "rule": rule,
-                     "fallback": f"real train has {rare} rare rows; {TUNE_FOLDS}-fold tuning needs at least "
-                                 f"{TUNE_FOLDS}: the tuned threshold is the default 0.5 (the same as the baseline)"}
-    if out_of_bag is not None:
-        threshold, f1 = _best_f1_threshold(y, out_of_bag)
-        return threshold, {"threshold": float(np.nextafter(threshold, np.inf)), "out_of_fold_f1": f1,
-                           "folds": "out-of-bag", "rule": rule}
-    oof = np.empty(len(y))
     folds = StratifiedKFold(n_splits=TUNE_FOLDS, shuffle=True, random_state=seed)
-    for tr, te in folds.split(X, y):
-        oof[te] = model.fit_predict(X[tr], y[tr], is_cat, X[te], seed)
-    threshold, f1 = _best_f1_threshold(y, oof)
+    return list(folds.split(np.zeros((len(y), 1)), y))
+
+
+def _tuned(y: np.ndarray, held_out: np.ndarray, out_of_bag: bool) -> tuple[float, dict]:
+    """The threshold and its record from out-of-fold (or out-of-bag) train scores."""
+    threshold, f1 = _best_f1_threshold(y, held_out)
     return threshold, {"threshold": float(np.nextafter(threshold, np.inf)), "out_of_fold_f1": f1,
-                       "folds": TUNE_FOLDS, "rule": rule}
+                       "folds": "out-of-bag" if out_of_bag else TUNE_FOLDS, "rule": _tuning_rule(out_of_bag)}
 
 
 def _best_f1_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -384,17 +404,6 @@ def _data(frames: Frames, rng: np.random.Generator) -> tuple[_Data, int]:
     return _Data(X_tr, y_tr, is_cat, X_ho, X_syn, y_syn, X_os, y_os, weights), model_seed
 
 
-def _fit_options(model: UtilityModel, d: _Data, seed: int, primary: bool) -> dict:
-    """One family, one seed: holdout scores and decision thresholds of every option, the tuning record,
-    and (primary family only) the baseline's scores for the synthetic rows, for label fidelity."""
-    free = _free_options(model, d, seed)
-    p_os = model.fit_predict(d.X_os, d.y_os, d.is_cat, d.X_ho, seed)
-    p_aug = model.fit_predict(np.vstack([d.X_tr, d.X_syn]), np.r_[d.y_tr, d.y_syn], d.is_cat, d.X_ho, seed)
-    scores = {"baseline": (free.p_base, 0.5), "class_weights": (free.p_cw, 0.5),
-              "tuned_threshold": (free.p_base, free.threshold), "oversampling": (p_os, 0.5), "augmented": (p_aug, 0.5)}
-    return {"scores": scores, "tuning": free.tuning, "synthetic": free.predict(d.X_syn) if primary else None}
-
-
 @dataclass(frozen=True)
 class _Free:
     """The options that use no synthetic row (baseline, class weights, tuned threshold) for one family and
@@ -409,6 +418,119 @@ class _Free:
 
 _FREE_CACHE: OrderedDict[tuple, _Free] = OrderedDict()
 FREE_CACHE_SIZE = 16  # entries (one per family x seed x split): a fitted model and two holdout score vectors each
+MAX_FIT_THREADS = 4  # fits the local engine runs at once: each holds a copy of the rows it trains on
+
+
+def fit_threads() -> int:
+    """How many fits the local engine runs at once: one per core this process may use, at most
+    MAX_FIT_THREADS. Each fit runs on one OpenMP thread (``omp_threads``) and draws nothing shared, so the
+    scores do not depend on it; on 2 cores two fits at once take 0.6x the time of one after the other."""
+    return min(local_cores(), MAX_FIT_THREADS)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One model fit of the utility stage, one engine task: a family, a seed and what it trains on
+    (``option``: augmented, baseline, class_weights, oversampling, or ``fold`` number ``fold`` of the tuning)."""
+
+    family: str
+    seed: int
+    option: str
+    fold: int = 0
+    primary: bool = False  # the baseline of the gate's family also scores the synthetic rows (label fidelity)
+
+
+def _fit_task(d: _Data, fit: _Fit) -> Any:
+    """Fit one option and score the real holdout (a tuning fold: its held-out train rows). The baseline
+    returns (predict function, holdout scores, out-of-bag train scores or None, synthetic scores or None)."""
+    model = FAMILIES[fit.family]
+    if fit.option == "baseline":
+        if model.out_of_bag is not None:
+            predict, oob = model.out_of_bag(d.X_tr, d.y_tr, d.is_cat, fit.seed)
+        else:
+            predict, oob = model.fit(d.X_tr, d.y_tr, d.is_cat, fit.seed, None), None
+        return predict, predict(d.X_ho), oob, predict(d.X_syn) if fit.primary else None
+    if fit.option == "class_weights":
+        return model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, fit.seed, d.weights)
+    if fit.option == "fold":
+        tr, te = _tuning_folds(d.y_tr, fit.seed)[fit.fold]
+        return model.fit_predict(d.X_tr[tr], d.y_tr[tr], d.is_cat, d.X_tr[te], fit.seed)
+    if fit.option == "oversampling":
+        return model.fit_predict(d.X_os, d.y_os, d.is_cat, d.X_ho, fit.seed)
+    return model.fit_predict(np.vstack([d.X_tr, d.X_syn]), np.r_[d.y_tr, d.y_syn], d.is_cat, d.X_ho, fit.seed)
+
+
+def _planned_fits(model: UtilityModel, seed: int, primary: bool, cached: bool, y_tr: np.ndarray) -> list[_Fit]:
+    """The fits of one family and seed, the longest first and the two on the biggest tables (augmented,
+    oversampling) apart, so that fits run at once finish together and hold one big table at a time. The
+    free options are left out when they are cached; the tuning folds when there is nothing to tune."""
+    fits = [_Fit(model.name, seed, "augmented")]
+    if not cached:
+        fits += [_Fit(model.name, seed, "baseline", primary=primary), _Fit(model.name, seed, "class_weights")]
+    fits.append(_Fit(model.name, seed, "oversampling"))
+    if not cached and model.out_of_bag is None and _untunable(y_tr, False) is None:
+        fits += [_Fit(model.name, seed, "fold", fold=k) for k in range(TUNE_FOLDS)]
+    return fits
+
+
+def _run_fits(plan: list[tuple[UtilityModel, int]], d: _Data, engine: Any = None) -> list[dict]:
+    """Every fit of every (family, seed) in ``plan`` as one engine task each (the local engine runs
+    ``fit_threads()`` at once); per (family, seed), holdout scores and decision thresholds of every option,
+    the tuning record and (the gate's family only) the baseline's scores for the synthetic rows.
+
+    The free options are fitted once per (family, seed, train, holdout): every generator, amount and planted
+    set scored on the same split reuses them (compare, selftest), with results identical to a refit, since
+    the key is the bytes of every input they depend on."""
+    split = _digest(d.X_tr, d.y_tr, d.is_cat, d.X_ho, d.weights)
+    cached = {(m.name, s): _FREE_CACHE.get((m.name, s, split)) for m, s in plan}
+    fits = [f for m, s in plan
+            for f in _planned_fits(m, s, m.name == "hgb", cached[m.name, s] is not None, d.y_tr)]
+    engine = engine or LocalEngine()
+    done: dict[_Fit, Any] = {}
+    # a bar over the fits on stderr, shown only on a terminal (tqdm's disable=None; TQDM_DISABLE=1 turns it off)
+    with tqdm(total=len(fits), desc="utility fits", unit="fit", file=sys.stderr, disable=None, leave=False) as bar:
+        for fit, result in zip(fits, engine.map(_fit_task, fits, shared=d, threads=fit_threads())):
+            done[fit] = result
+            bar.update(1)
+    runs = []
+    for model, seed in plan:
+        primary = model.name == "hgb"
+        free = cached[model.name, seed] or _free_from(model, seed, d, done, primary)
+        _FREE_CACHE[model.name, seed, split] = free
+        _FREE_CACHE.move_to_end((model.name, seed, split))
+        while len(_FREE_CACHE) > FREE_CACHE_SIZE:
+            _FREE_CACHE.popitem(last=False)
+        baseline = done.get(_Fit(model.name, seed, "baseline", primary=primary))
+        synthetic = None
+        if primary:
+            synthetic = baseline[3] if baseline is not None else free.predict(d.X_syn)
+        p_os, p_aug = done[_Fit(model.name, seed, "oversampling")], done[_Fit(model.name, seed, "augmented")]
+        scores = {"baseline": (free.p_base, 0.5), "class_weights": (free.p_cw, 0.5),
+                  "tuned_threshold": (free.p_base, free.threshold), "oversampling": (p_os, 0.5),
+                  "augmented": (p_aug, 0.5)}
+        runs.append({"scores": scores, "tuning": free.tuning, "synthetic": synthetic})
+    return runs
+
+
+def _free_from(model: UtilityModel, seed: int, d: _Data, done: dict, primary: bool) -> _Free:
+    """The free options of one family and seed from its fits: baseline, class weights, tuning folds."""
+    predict, p_base, oob, _ = done[_Fit(model.name, seed, "baseline", primary=primary)]
+    fallback = _untunable(d.y_tr, oob is not None)
+    if fallback is not None:
+        threshold, tuning = 0.5, fallback
+    elif oob is not None:
+        threshold, tuning = _tuned(d.y_tr, oob, True)
+    else:
+        oof = np.empty(len(d.y_tr))
+        for k, (_, te) in enumerate(_tuning_folds(d.y_tr, seed)):
+            oof[te] = done[_Fit(model.name, seed, "fold", fold=k)]
+        threshold, tuning = _tuned(d.y_tr, oof, False)
+    return _Free(predict, p_base, done[_Fit(model.name, seed, "class_weights")], threshold, tuning)
+
+
+def _fit_options(model: UtilityModel, d: _Data, seed: int) -> dict:
+    """One family, one seed: what ``_run_fits`` gives for it."""
+    return _run_fits([(model, seed)], d)[0]
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -418,27 +540,6 @@ def _digest(*arrays: np.ndarray) -> str:
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.data)
     return h.hexdigest()
-
-
-def _free_options(model: UtilityModel, d: _Data, seed: int) -> _Free:
-    """The free options, fitted once per (family, seed, train, holdout): every generator, amount and planted
-    set scored on the same split reuses them (compare, selftest), with results identical to a refit, since
-    the key is the bytes of every input they depend on."""
-    key = (model.name, seed, _digest(d.X_tr, d.y_tr, d.is_cat, d.X_ho, d.weights))
-    if key in _FREE_CACHE:
-        _FREE_CACHE.move_to_end(key)
-        return _FREE_CACHE[key]
-    if model.out_of_bag is not None:
-        predict, oob = model.out_of_bag(d.X_tr, d.y_tr, d.is_cat, seed)
-    else:
-        predict, oob = model.fit(d.X_tr, d.y_tr, d.is_cat, seed, None), None
-    p_cw = model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, seed, d.weights)
-    threshold, tuning = tuned_threshold(d.X_tr, d.y_tr, d.is_cat, seed, model, out_of_bag=oob)
-    free = _Free(predict, predict(d.X_ho), p_cw, threshold, tuning)
-    _FREE_CACHE[key] = free
-    while len(_FREE_CACHE) > FREE_CACHE_SIZE:
-        _FREE_CACHE.popitem(last=False)
-    return free
 
 
 def _repeat_seeds(model_seed: int, repeats: int) -> list[int]:
@@ -546,12 +647,6 @@ def check_repeats(repeats: int) -> int:
     return int(repeats)
 
 
-def _fit_task(d: _Data, item: tuple[str, int]) -> dict:
-    """One engine task: every option of one model family with one seed."""
-    name, seed = item
-    return _fit_options(FAMILIES[name], d, seed, name == "hgb")
-
-
 def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None,
             repeats: int = DEFAULT_REPEATS, engine: Any = None) -> tuple[dict[str, float], dict, dict]:
     """The alternatives and the augmented model on holdout, for each model family (``hgb`` first: the
@@ -565,14 +660,10 @@ def utility(frames: Frames, seed: int, models: Sequence[str] | str | None = None
                               f"{MIN_HOLDOUT_RARE} to compare the alternatives (use a larger holdout)")
     rng = np.random.default_rng(seed)
     d, model_seed = _data(frames, rng)
-    plan = [(m.name, s) for m in families for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)]
+    plan = [(m, s) for m in families for s in _repeat_seeds(model_seed, repeats if m.seeded else 1)]
     runs: dict[str, list] = {m.name: [] for m in families}
-    # each (family, seed) is one task of the engine (Ray: the data goes to the object store once); a bar over
-    # them on stderr, shown only on a terminal (tqdm's disable=None; TQDM_DISABLE=1 turns it off)
-    with tqdm(total=len(plan), desc="utility fits", unit="fit", file=sys.stderr, disable=None, leave=False) as bar:
-        for (name, _), result in zip(plan, (engine or LocalEngine()).map(_fit_task, plan, shared=d)):
-            runs[name].append(result)
-            bar.update(1)
+    for (model, _), run in zip(plan, _run_fits(plan, d, engine)):
+        runs[model.name].append(run)
     draws, brier = _bootstrap(runs, y_ho, rng, np.random.default_rng([seed, 1]))
     summaries = {name: _summary(reps, draws[name], brier[name], y_ho) for name, reps in runs.items()}
     values, details = _primary(runs["hgb"][0], summaries["hgb"], frames, y_ho, rng)

@@ -1,0 +1,57 @@
+"""The local engine (synthgen/engine.py): items in order, one at a time or on a few threads of this process
+with the same results, and nothing left running when the reader stops early."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from synthgen.engine import LocalEngine
+
+
+def _slow_square(shared, item):
+    time.sleep(0.02 * (item % 3))  # items finish out of order on threads
+    shared.append(threading.get_ident())
+    return item * item
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_give_the_items_results_in_order(threads):
+    seen: list[int] = []
+    assert list(LocalEngine().map(_slow_square, range(11), shared=seen, threads=threads)) == [i * i for i in range(11)]
+    assert len(seen) == 11
+    if threads == 1:
+        assert set(seen) == {threading.get_ident()}  # in this thread, as before threads existed
+    else:
+        assert threading.get_ident() not in seen and 1 < len(set(seen)) <= threads
+
+
+def test_a_failing_item_raises_and_the_rest_is_not_started():
+    started: list[int] = []
+
+    def fn(shared, item):
+        started.append(item)
+        if item == 1:
+            raise ValueError("item 1")
+        time.sleep(0.05)
+        return item
+
+    with pytest.raises(ValueError, match="item 1"):
+        list(LocalEngine().map(fn, range(50), threads=2))
+    assert len(started) <= 5  # at most 2 x threads submitted ahead of the one read, and no more
+
+
+def test_stopping_early_cancels_what_has_not_started():
+    started: list[int] = []
+
+    def fn(shared, item):
+        started.append(item)
+        time.sleep(0.02)
+        return item
+
+    results = LocalEngine().map(fn, range(100), threads=2)
+    assert next(results) == 0
+    results.close()
+    assert len(started) <= 5
