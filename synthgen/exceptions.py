@@ -25,7 +25,7 @@ errors (``UsageError``) exit 2, everything else under ``SynthgenError`` exits 1.
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+from typing import Any
 
 __all__ = [
     "SynthgenError",
@@ -62,11 +62,6 @@ class UsageError(SynthgenError, ValueError):
 
 class ParameterError(UsageError):
     """Unknown generator name, unknown parameter, or a parameter value out of range."""
-
-
-class NotFittedError(UsageError, _SklearnNotFitted):
-    """A generator or sampler was used before ``fit``; also scikit-learn's ``NotFittedError``, so
-    ``except sklearn.exceptions.NotFittedError`` and ``check_is_fitted`` callers see it too."""
 
 
 class DataError(SynthgenError, ValueError):
@@ -138,3 +133,27 @@ class Terminated(KeyboardInterrupt):
     A KeyboardInterrupt, so every cleanup Ctrl-C runs (``atomic_path``/``atomic_dir``/``TableWriter``
     temporaries removed, a compare's partial folder) runs for it too; ``_dispatch`` turns it into 143.
     """
+
+
+def _not_fitted_error() -> type:
+    """``NotFittedError``, made on first use: it subclasses scikit-learn's, and importing scikit-learn takes
+    seconds that `synthgen --help`, `audit` and `lineage` do not need."""
+    from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
+    class NotFittedError(UsageError, _SklearnNotFitted):
+        """A generator or sampler was used before ``fit``; also scikit-learn's ``NotFittedError``, so
+        ``except sklearn.exceptions.NotFittedError`` and ``check_is_fitted`` callers see it too."""
+
+    NotFittedError.__module__, NotFittedError.__qualname__ = __name__, "NotFittedError"  # pickles by name
+    return NotFittedError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        cls = globals()["NotFittedError"] = _not_fitted_error()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

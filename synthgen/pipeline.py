@@ -18,12 +18,8 @@ import pandas as pd
 
 from . import audit, lineage, tracking
 from .conditions import conditions_from, matching_real_rows
-from .drift import profile
-from .evaluation import Scorecard, evaluate
-from .evaluation.utility import check_repeats, resolve_models
 from .exceptions import (DataError, IntegrityError, NotEnoughRowsError, ParameterError, SynthgenError, UsageError,
                          one_line)
-from .gate import load_policy
 from .engine import make_engine
 from .io import (TableWriter, atomic_paths, check_output, is_dataset_folder, read_table, sha256_file,
                  sha256_path)
@@ -186,6 +182,8 @@ def fit_file(
     """`synthgen fit`: read DATA, split, fit on train, save the model folder with its lineage and the
     drift profile of the train rows (bins and shares, no rows: `synthgen drift MODEL_DIR CURRENT`);
     ``relations`` (``--relation``) and ``detect_relations`` (off: ``--no-relations``) as in ``fit_table``."""
+    from .drift import profile  # here and below: generate (and each Ray worker) loads no evaluation stack
+
     check_output(out, force=force)  # fail before the (possibly long) fit
     df = read_table(data)
     fitted = fit_table(df, target, generator, params=params, holdout=holdout, seed=seed, column_kinds=column_kinds,
@@ -409,6 +407,8 @@ def evaluate_files(
     With a model, the model's schema is used as it is (``column_kinds`` may only repeat it); with
     files, kinds are decided once on train and holdout together. ``drop`` columns leave every frame.
     """
+    from .evaluation.utility import check_repeats, resolve_models
+
     check_output(out, force=force)
     resolve_models(utility_models)  # a bad name or count fails before any file is read
     check_repeats(utility_repeats)
@@ -424,6 +424,8 @@ def evaluate_files(
 def _evaluate_files(out, synthetic, model, data, train, holdout, target, protected, seed, column_kinds, drop,
                     utility_models, utility_repeats, sensitive, where, runner, progress):
     """The body of ``evaluate_files``, on an open engine: read, split, filter, score."""
+    from .evaluation import evaluate
+
     if model is not None:
         real_train, real_holdout, manifest = rebuild_split(model, data)
         if target is not None and target != manifest["target"]:
@@ -483,6 +485,9 @@ def _model_schema(model: str | Path, manifest: dict, column_kinds: dict[str, str
 def gate_file(scorecard: str | Path, *, policy: str | Path | None = None, out: str | Path | None = None,
               force: bool = False):
     """`synthgen gate`: the verdict of a saved scorecard under a policy (default: the packaged one)."""
+    from .evaluation import Scorecard
+    from .gate import load_policy
+
     if out is not None:
         check_output(out, force=force)
     card = Scorecard.load(scorecard)

@@ -152,13 +152,9 @@ class Tracker:
     def __init__(self, request: Request, inputs: Sequence[str], outputs: Sequence[str]) -> None:
         self.request, self.inputs, self.outputs = request, [str(p) for p in inputs], [str(p) for p in outputs]
         env = {**_CLIENT_ENV, **os.environ}
-        # the worker loads this module without the package's __init__ (every generator, torch included)
-        # and without .exceptions (scikit-learn's import, 1.9 s here; the worker raises no UsageError):
-        # it pays for mlflow's import only
-        code = ("import sys, types; pkg = types.ModuleType('synthgen'); "
-                f"pkg.__path__ = [{str(Path(__file__).resolve().parent)!r}]; sys.modules['synthgen'] = pkg; "
-                "exc = types.ModuleType('synthgen.exceptions'); exc.UsageError = type('UsageError', (Exception,), {}); "
-                "sys.modules['synthgen.exceptions'] = exc; "
+        # the worker (this copy of synthgen, wherever it was imported from) pays for mlflow's import only: the
+        # package's names and NotFittedError (scikit-learn) load on first use, and the worker uses neither
+        code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
                 "from synthgen.tracking import _worker; _worker()")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-c", code, request.experiment], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

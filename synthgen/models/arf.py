@@ -38,18 +38,20 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 from scipy.stats import rankdata
-from sklearn.ensemble import RandomForestClassifier
 
 from ..conditions import Conditions
 from ..exceptions import GeneratorError, ParameterError
 from ..schema import _py
 from .base import BaseGenerator
 from .encoding import ModelData
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import RandomForestClassifier
 
 __all__ = ["ARFGenerator"]
 
@@ -108,6 +110,8 @@ class ARFGenerator(BaseGenerator):
     # ----------------------------------------------------------------- fit
     def _forest(self, real: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator) -> tuple:
         """A forest telling real (0) from synthetic (1) rows, and its out-of-bag accuracy."""
+        from sklearn.ensemble import RandomForestClassifier  # here: loading synthgen.models stays light
+
         clf = RandomForestClassifier(
             n_estimators=self.num_trees, min_samples_leaf=self.min_node_size, oob_score=True,
             random_state=int(rng.integers(2**31 - 1)), n_jobs=self.n_jobs,
