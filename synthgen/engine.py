@@ -13,6 +13,7 @@ local Ray starts with ``workers`` CPUs and shuts down when the engine closes. ``
 from __future__ import annotations
 
 import collections
+import math
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +27,24 @@ ENGINES = ("local", "ray")
 RAY_INSTALL_HINT = "pip install 'synthgen[ray]'"
 
 
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+
+
 def local_cores() -> int:
-    """The CPUs this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    """The CPUs this process may use: its affinity mask (``taskset``, cpusets), narrowed by a cgroup v2 CPU
+    quota where one is set (a container's ``--cpus``, a Kubernetes CPU limit), rounded up."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        with open(CGROUP_CPU_MAX, encoding="ascii") as fh:
+            quota, period = fh.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 limit here
+        pass
+    return cores
 
 
 class LocalEngine:

@@ -55,3 +55,19 @@ def test_stopping_early_cancels_what_has_not_started():
     assert next(results) == 0
     results.close()
     assert len(started) <= 5
+
+
+@pytest.mark.parametrize("cpu_max, expected", [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000\n", 1),
+                                               ("garbled\n", None)])
+def test_local_cores_follows_a_cgroup_cpu_quota(tmp_path, monkeypatch, cpu_max, expected):
+    import os
+
+    from synthgen import engine
+
+    affinity = len(os.sched_getaffinity(0))
+    limit = tmp_path / "cpu.max"
+    limit.write_text(cpu_max)
+    monkeypatch.setattr(engine, "CGROUP_CPU_MAX", str(limit))
+    assert engine.local_cores() == (affinity if expected is None else min(affinity, expected))
+    monkeypatch.setattr(engine, "CGROUP_CPU_MAX", str(tmp_path / "absent"))
+    assert engine.local_cores() == affinity
