@@ -54,7 +54,7 @@ class LocalEngine:
 
     @property
     def cores_per_task(self) -> int:
-        """Threads one task may use: it runs alone in this process (or beside fits on ``threads``)."""
+        """Threads one task may use (the DCR search's k-d tree): a task runs alone in this process."""
         return local_cores()
 
     def map(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], *, shared: Any = None,
