@@ -71,3 +71,20 @@ def test_local_cores_follows_a_cgroup_cpu_quota(tmp_path, monkeypatch, cpu_max, 
     assert engine.local_cores() == (affinity if expected is None else min(affinity, expected))
     monkeypatch.setattr(engine, "CGROUP_CPU_MAX", str(tmp_path / "absent"))
     assert engine.local_cores() == affinity
+
+
+def test_the_k_d_tree_search_gives_the_same_rows_on_any_number_of_threads():
+    """The exact DCR's k-d tree path (narrow rows, >= KD_TREE_PAIRS pairs) searches on every core: each
+    query row's nearest row and distance equal a one-thread search's."""
+    import numpy as np
+
+    from synthgen.evaluation.leakage import KD_TREE_PAIRS, nearest
+
+    rng = np.random.default_rng(3)
+    zr = rng.normal(size=(6_000, 4)).round(1)  # rounded: ties among reference rows are common
+    zq = np.vstack([zr[:500], rng.normal(size=(KD_TREE_PAIRS // 6_000, 4))])  # copies at distance 0 first
+    none = np.zeros((len(zq), 0), dtype=np.int32)
+    one = nearest(zq, none, zr, none[:len(zr)], workers=1)
+    two = nearest(zq, none, zr, none[:len(zr)], workers=2)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    assert (one[0][:500] == 0).all()

@@ -82,11 +82,11 @@ def test_calibration_of_baseline_and_augmented(scored):
 def test_brier_matches_scikit_learn_and_tuning_never_sees_the_holdout():
     """Brier equals scikit-learn's; the tuned threshold is the same whatever the holdout holds."""
     from synthgen.evaluation._frame import prepare
-    from synthgen.evaluation.utility import FAMILIES, _data, _fit_options, calibration
+    from synthgen.evaluation.utility import FAMILIES, _data, _run_fits, calibration
 
     def _scores(frames, seed):
         d, model_seed = _data(frames, np.random.default_rng(seed))
-        run = _fit_options(FAMILIES["hgb"], d, model_seed)
+        run = _run_fits([(FAMILIES["hgb"], model_seed)], d)[0]
         return run["scores"], None, run["tuning"]
 
     train, holdout, target, label, _ = fraud_setup(legit=4_000)

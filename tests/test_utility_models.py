@@ -89,7 +89,7 @@ def test_seeded_family_point_value_is_the_mean_over_repeats(fraud_frames, three)
     _, details, _ = three
     d, model_seed = U._data(fraud_frames, np.random.default_rng(11))
     y = fraud_frames.y["holdout"].astype(int)
-    per_seed = [U._fit_options(FAMILIES["rf"], d, s) for s in U._repeat_seeds(model_seed, 2)]
+    per_seed = [U._run_fits([(FAMILIES["rf"], s)], d)[0] for s in U._repeat_seeds(model_seed, 2)]
     values = [U.holdout_metrics(r["scores"]["augmented"][0], y)["pr_auc"] for r in per_seed]
     assert values[0] != values[1]  # the forest does use its seed
     assert details["models"]["rf"]["alternatives"]["augmented"]["pr_auc"] == pytest.approx(np.mean(values))

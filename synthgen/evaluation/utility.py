@@ -287,30 +287,33 @@ def tuned_threshold(X: np.ndarray, y: np.ndarray, is_cat: np.ndarray, seed: int,
     (``utility`` runs the same folds as separate fits, ``_Fit``, so that they can run at once.)
     """
     model = model or FAMILIES["hgb"]
-    fallback = _untunable(y, out_of_bag is not None)
-    if fallback is not None:
-        return 0.5, fallback
-    if out_of_bag is not None:
-        return _tuned(y, out_of_bag, True)
-    oof = np.empty(len(y))
-    for tr, te in _tuning_folds(y, seed):
-        oof[te] = model.fit_predict(X[tr], y[tr], is_cat, X[te], seed)
-    return _tuned(y, oof, False)
+    out_of_fold = None
+    if out_of_bag is None and _tunable(y):
+        out_of_fold = np.empty(len(y))
+        for tr, te in _tuning_folds(y, seed):
+            out_of_fold[te] = model.fit_predict(X[tr], y[tr], is_cat, X[te], seed)
+    return _tuning(y, out_of_bag, out_of_fold)
 
 
-def _tuning_rule(out_of_bag: bool) -> str:
-    return ("F1-maximising threshold on the forest's out-of-bag train predictions" if out_of_bag
+def _tuning(y: np.ndarray, out_of_bag: np.ndarray | None, out_of_fold: np.ndarray | None) -> tuple[float, dict]:
+    """The threshold and its record from the out-of-bag train scores (rf) or the out-of-fold ones; the
+    default 0.5 when real train has too few rows of a class for the folds (``_tunable``)."""
+    bagged = out_of_bag is not None
+    rule = ("F1-maximising threshold on the forest's out-of-bag train predictions" if bagged
             else "TunedThresholdClassifierCV(scoring='f1', cv=3, refit=True)")
+    if not _tunable(y):
+        return 0.5, {"threshold": 0.5, "out_of_fold_f1": math.nan, "folds": TUNE_FOLDS, "rule": rule,
+                     "fallback": f"real train has {int(y.sum())} rare rows; {TUNE_FOLDS}-fold tuning needs at least "
+                                 f"{TUNE_FOLDS}: the tuned threshold is the default 0.5 (the same as the baseline)"}
+    threshold, f1 = _best_f1_threshold(y, out_of_bag if bagged else out_of_fold)
+    return threshold, {"threshold": float(np.nextafter(threshold, np.inf)), "out_of_fold_f1": f1,
+                       "folds": "out-of-bag" if bagged else TUNE_FOLDS, "rule": rule}
 
 
-def _untunable(y: np.ndarray, out_of_bag: bool) -> dict | None:
-    """The tuning record when real train has too few rows of a class for the folds, else None."""
+def _tunable(y: np.ndarray) -> bool:
+    """Real train has at least TUNE_FOLDS rows of each class: the tuning folds can be made."""
     rare = int(y.sum())
-    if min(rare, len(y) - rare) >= TUNE_FOLDS:
-        return None
-    return {"threshold": 0.5, "out_of_fold_f1": math.nan, "folds": TUNE_FOLDS, "rule": _tuning_rule(out_of_bag),
-            "fallback": f"real train has {rare} rare rows; {TUNE_FOLDS}-fold tuning needs at least "
-                        f"{TUNE_FOLDS}: the tuned threshold is the default 0.5 (the same as the baseline)"}
+    return min(rare, len(y) - rare) >= TUNE_FOLDS
 
 
 def _tuning_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -319,13 +322,6 @@ def _tuning_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray
 
     folds = StratifiedKFold(n_splits=TUNE_FOLDS, shuffle=True, random_state=seed)
     return list(folds.split(np.zeros((len(y), 1)), y))
-
-
-def _tuned(y: np.ndarray, held_out: np.ndarray, out_of_bag: bool) -> tuple[float, dict]:
-    """The threshold and its record from out-of-fold (or out-of-bag) train scores."""
-    threshold, f1 = _best_f1_threshold(y, held_out)
-    return threshold, {"threshold": float(np.nextafter(threshold, np.inf)), "out_of_fold_f1": f1,
-                       "folds": "out-of-bag" if out_of_bag else TUNE_FOLDS, "rule": _tuning_rule(out_of_bag)}
 
 
 def _best_f1_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -437,38 +433,38 @@ class _Fit:
     seed: int
     option: str
     fold: int = 0
-    primary: bool = False  # the baseline of the gate's family also scores the synthetic rows (label fidelity)
 
 
 def _fit_task(d: _Data, fit: _Fit) -> Any:
-    """Fit one option and score the real holdout (a tuning fold: its held-out train rows). The baseline
-    returns (predict function, holdout scores, out-of-bag train scores or None, synthetic scores or None)."""
+    """Fit one option and score the real holdout. A tuning fold returns (its held-out train positions, their
+    scores); the baseline (predict function, holdout scores, out-of-bag train scores or None, and for the
+    gate's family, hgb, the synthetic rows' scores for label fidelity, else None)."""
     model = FAMILIES[fit.family]
     if fit.option == "baseline":
         if model.out_of_bag is not None:
             predict, oob = model.out_of_bag(d.X_tr, d.y_tr, d.is_cat, fit.seed)
         else:
             predict, oob = model.fit(d.X_tr, d.y_tr, d.is_cat, fit.seed, None), None
-        return predict, predict(d.X_ho), oob, predict(d.X_syn) if fit.primary else None
+        return predict, predict(d.X_ho), oob, predict(d.X_syn) if fit.family == "hgb" else None
     if fit.option == "class_weights":
         return model.fit_predict(d.X_tr, d.y_tr, d.is_cat, d.X_ho, fit.seed, d.weights)
     if fit.option == "fold":
         tr, te = _tuning_folds(d.y_tr, fit.seed)[fit.fold]
-        return model.fit_predict(d.X_tr[tr], d.y_tr[tr], d.is_cat, d.X_tr[te], fit.seed)
+        return te, model.fit_predict(d.X_tr[tr], d.y_tr[tr], d.is_cat, d.X_tr[te], fit.seed)
     if fit.option == "oversampling":
         return model.fit_predict(d.X_os, d.y_os, d.is_cat, d.X_ho, fit.seed)
     return model.fit_predict(np.vstack([d.X_tr, d.X_syn]), np.r_[d.y_tr, d.y_syn], d.is_cat, d.X_ho, fit.seed)
 
 
-def _planned_fits(model: UtilityModel, seed: int, primary: bool, cached: bool, y_tr: np.ndarray) -> list[_Fit]:
+def _planned_fits(model: UtilityModel, seed: int, cached: bool, y_tr: np.ndarray) -> list[_Fit]:
     """The fits of one family and seed, the longest first and the two on the biggest tables (augmented,
     oversampling) apart, so that fits run at once finish together and hold one big table at a time. The
     free options are left out when they are cached; the tuning folds when there is nothing to tune."""
     fits = [_Fit(model.name, seed, "augmented")]
     if not cached:
-        fits += [_Fit(model.name, seed, "baseline", primary=primary), _Fit(model.name, seed, "class_weights")]
+        fits += [_Fit(model.name, seed, "baseline"), _Fit(model.name, seed, "class_weights")]
     fits.append(_Fit(model.name, seed, "oversampling"))
-    if not cached and model.out_of_bag is None and _untunable(y_tr, False) is None:
+    if not cached and model.out_of_bag is None and _tunable(y_tr):
         fits += [_Fit(model.name, seed, "fold", fold=k) for k in range(TUNE_FOLDS)]
     return fits
 
@@ -483,8 +479,7 @@ def _run_fits(plan: list[tuple[UtilityModel, int]], d: _Data, engine: Any = None
     the key is the bytes of every input they depend on."""
     split = _digest(d.X_tr, d.y_tr, d.is_cat, d.X_ho, d.weights)
     cached = {(m.name, s): _FREE_CACHE.get((m.name, s, split)) for m, s in plan}
-    fits = [f for m, s in plan
-            for f in _planned_fits(m, s, m.name == "hgb", cached[m.name, s] is not None, d.y_tr)]
+    fits = [f for m, s in plan for f in _planned_fits(m, s, cached[m.name, s] is not None, d.y_tr)]
     engine = engine or LocalEngine()
     done: dict[_Fit, Any] = {}
     # a bar over the fits on stderr, shown only on a terminal (tqdm's disable=None; TQDM_DISABLE=1 turns it off)
@@ -494,15 +489,14 @@ def _run_fits(plan: list[tuple[UtilityModel, int]], d: _Data, engine: Any = None
             bar.update(1)
     runs = []
     for model, seed in plan:
-        primary = model.name == "hgb"
-        free = cached[model.name, seed] or _free_from(model, seed, d, done, primary)
+        free = cached[model.name, seed] or _free_from(model, seed, d, done)
         _FREE_CACHE[model.name, seed, split] = free
         _FREE_CACHE.move_to_end((model.name, seed, split))
         while len(_FREE_CACHE) > FREE_CACHE_SIZE:
             _FREE_CACHE.popitem(last=False)
-        baseline = done.get(_Fit(model.name, seed, "baseline", primary=primary))
         synthetic = None
-        if primary:
+        if model.name == "hgb":  # the gate's family: label fidelity needs its baseline's synthetic scores
+            baseline = done.get(_Fit(model.name, seed, "baseline"))
             synthetic = baseline[3] if baseline is not None else free.predict(d.X_syn)
         p_os, p_aug = done[_Fit(model.name, seed, "oversampling")], done[_Fit(model.name, seed, "augmented")]
         scores = {"baseline": (free.p_base, 0.5), "class_weights": (free.p_cw, 0.5),
@@ -512,25 +506,17 @@ def _run_fits(plan: list[tuple[UtilityModel, int]], d: _Data, engine: Any = None
     return runs
 
 
-def _free_from(model: UtilityModel, seed: int, d: _Data, done: dict, primary: bool) -> _Free:
+def _free_from(model: UtilityModel, seed: int, d: _Data, done: dict) -> _Free:
     """The free options of one family and seed from its fits: baseline, class weights, tuning folds."""
-    predict, p_base, oob, _ = done[_Fit(model.name, seed, "baseline", primary=primary)]
-    fallback = _untunable(d.y_tr, oob is not None)
-    if fallback is not None:
-        threshold, tuning = 0.5, fallback
-    elif oob is not None:
-        threshold, tuning = _tuned(d.y_tr, oob, True)
-    else:
-        oof = np.empty(len(d.y_tr))
-        for k, (_, te) in enumerate(_tuning_folds(d.y_tr, seed)):
-            oof[te] = done[_Fit(model.name, seed, "fold", fold=k)]
-        threshold, tuning = _tuned(d.y_tr, oof, False)
+    predict, p_base, oob, _ = done[_Fit(model.name, seed, "baseline")]
+    out_of_fold = None
+    if oob is None and _tunable(d.y_tr):
+        out_of_fold = np.empty(len(d.y_tr))
+        for k in range(TUNE_FOLDS):
+            te, scores = done[_Fit(model.name, seed, "fold", fold=k)]
+            out_of_fold[te] = scores
+    threshold, tuning = _tuning(d.y_tr, oob, out_of_fold)
     return _Free(predict, p_base, done[_Fit(model.name, seed, "class_weights")], threshold, tuning)
-
-
-def _fit_options(model: UtilityModel, d: _Data, seed: int) -> dict:
-    """One family, one seed: what ``_run_fits`` gives for it."""
-    return _run_fits([(model, seed)], d)[0]
 
 
 def _digest(*arrays: np.ndarray) -> str:
